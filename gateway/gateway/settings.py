@@ -1,0 +1,65 @@
+"""Gateway configuration, from environment variables only (documented defaults)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("auth", "vehicles", "telematics", "appointments", "engagement", "chat", "files")
+
+
+class GatewaySettings(BaseSettings):
+    """Every field is read from the environment variable of the same name (upper case).
+
+    ``UPSTREAM_<SERVICE>`` is a comma-separated list of base URLs (requests are spread
+    round-robin over them); an empty value means the service is not deployed.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    upstream_auth: str = "http://127.0.0.1:8001"
+    upstream_vehicles: str = "http://127.0.0.1:8002"
+    upstream_telematics: str = "http://127.0.0.1:8003"
+    upstream_appointments: str = "http://127.0.0.1:8004"
+    upstream_engagement: str = "http://127.0.0.1:8005"
+    upstream_chat: str = "http://127.0.0.1:8006"
+    upstream_files: str = "http://127.0.0.1:8007"
+
+    jwks_path: str = "/api/auth/jwks/"
+    jwt_algorithms: str = "RS256,EdDSA"
+    jwks_min_refresh_seconds: float = 5.0
+
+    max_body_bytes: int = 1024 * 1024
+    max_body_bytes_telemetry: int = 8 * 1024 * 1024
+    upstream_timeout_seconds: float = 30.0
+    upstream_connect_timeout_seconds: float = 5.0
+    upstream_max_idle_connections: int = 64
+
+    cors_allowed_origins: str = "http://localhost:3000,http://localhost:3001,http://127.0.0.1:3000"
+
+    rate_limit_login_failures_per_email: int = 5
+    rate_limit_login_failures_per_email_window_seconds: float = 15 * 60
+    rate_limit_login_failures_per_ip: int = 50
+    rate_limit_login_failures_per_ip_window_seconds: float = 60
+    rate_limit_register_per_ip: int = 30
+    rate_limit_register_per_ip_window_seconds: float = 60
+
+    openapi_fetch_timeout_seconds: float = 3.0
+    openapi_cache_seconds: float = 10.0
+    readiness_timeout_seconds: float = 2.0
+
+    log_level: str = "INFO"
+    host: str = "0.0.0.0"
+    port: int = 8000
+
+    def upstream_urls(self, service: str) -> list[str]:
+        """The base URLs configured for ``service`` (empty list: not deployed)."""
+        raw: str = getattr(self, f"upstream_{service}")
+        return [url.strip().rstrip("/") for url in raw.split(",") if url.strip()]
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.jwt_algorithms.split(",") if a.strip())

@@ -1,0 +1,43 @@
+"""The auth service's app factory: wiring only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from auth import users
+from auth.api import accounts, memberships
+from auth.events import CONSUMERS
+from auth.keys import jwks, load_signing_key
+from auth.models import event_tables
+from auth.passwords import Passwords
+from auth.settings import AuthSettings
+from auth.tokens import TokenIssuer
+from shared.service import create_service_app
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(settings: AuthSettings | None = None) -> FastAPI:
+    """The auth service. It verifies its own tokens with its own key, no JWKS fetch."""
+    settings = settings or AuthSettings()
+    passwords = Passwords(time_cost=settings.password_hash_time_cost,
+                          memory_kib=settings.password_hash_memory_kib)
+
+    async def own_jwks() -> dict[str, object]:
+        return jwks(app.state.issuer.key)
+
+    async def on_startup(app: FastAPI) -> None:
+        async with app.state.db.session() as session:
+            app.state.issuer = TokenIssuer(settings, await load_signing_key(settings, session))
+            if settings.admin_email and settings.admin_password:
+                await users.ensure_admin(session, app.state.outbox, passwords,
+                                         settings.admin_email, settings.admin_password)
+
+    app = create_service_app(
+        settings=settings, title="Membership Auto — auth", event_tables=event_tables,
+        migrations=MIGRATIONS, routers=[accounts.router, memberships.router],
+        consumers=CONSUMERS, jwks_source=own_jwks, on_startup=on_startup)
+    app.state.passwords = passwords
+    return app

@@ -1,0 +1,108 @@
+"""The auth service's tables. It owns users, sessions, keys, plans and memberships."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, String, UniqueConstraint
+from sqlalchemy.orm import registry
+from sqlmodel import JSON, Field, SQLModel
+
+from shared.events import define_event_tables
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the only clock the service uses."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A new UUID as a string (ids travel as strings everywhere)."""
+    return str(uuid.uuid4())
+
+
+def _ts(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class AuthTable(SQLModel, registry=registry()):
+    """Base for this service's tables: its own metadata, apart from other services'."""
+
+
+class User(AuthTable, table=True):
+    __tablename__ = "users"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    email: str = Field(sa_column=Column(String(254), unique=True, nullable=False))
+    password_hash: str
+    name: str = ""
+    phone: str | None = None
+    role: str = "member"
+    referral_code: str = Field(sa_column=Column(String(10), unique=True, nullable=False))
+    referred_by_code: str | None = None
+    membership_id: str | None = None
+    rewards_balance: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class RefreshToken(AuthTable, table=True):
+    """One issued refresh token. Rotation marks it used; reuse revokes its family."""
+
+    __tablename__ = "refresh_tokens"
+
+    jti: str = Field(primary_key=True, max_length=36)
+    user_id: str = Field(index=True, max_length=36)
+    family_id: str = Field(index=True, max_length=36)
+    device_id: str | None = None
+    issued_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class SigningKey(AuthTable, table=True):
+    """A generated signing key, stored so every auth process signs with the same one."""
+
+    __tablename__ = "signing_keys"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    private_pem: str
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Plan(AuthTable, table=True):
+    __tablename__ = "plans"
+
+    id: str = Field(primary_key=True, max_length=36)
+    name: str
+    tier: str = Field(sa_column=Column(String(20), unique=True, nullable=False))
+    price_monthly: int
+    features: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Membership(AuthTable, table=True):
+    __tablename__ = "memberships"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(index=True, max_length=36)
+    plan_id: str = Field(max_length=36)
+    tier: str
+    status: str = "active"
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    next_billing_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    cancelled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class CreditedReferral(AuthTable, table=True):
+    """Referrals already paid out: a second event for the same referral changes nothing."""
+
+    __tablename__ = "credited_referrals"
+    __table_args__ = (UniqueConstraint("referral_id"),)
+
+    referral_id: str = Field(primary_key=True, max_length=36)
+    referrer_user_id: str = Field(max_length=36)
+    credited_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+event_tables = define_event_tables(AuthTable.metadata)

@@ -1,0 +1,121 @@
+"""Issuing access and refresh tokens, and rotating refresh tokens.
+
+Access tokens are short-lived RS256 JWTs checked by anyone holding the JWKS.
+Refresh tokens are JWTs too, but each one is also a row: using it marks it
+used and issues the next in the same family; presenting a used one again
+means it was stolen, so the whole family is revoked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from auth.keys import KeyPair
+from auth.models import Membership, RefreshToken, User, utcnow
+from auth.settings import AuthSettings
+from shared.errors import Unauthorized
+
+INVALID_REFRESH = "Invalid refresh token"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+
+
+class TokenIssuer:
+    """Signs tokens with the service's key and keeps the refresh-token ledger."""
+
+    def __init__(self, settings: AuthSettings, key: KeyPair) -> None:
+        self.settings = settings
+        self.key = key
+
+    def _sign(self, claims: dict[str, object]) -> str:
+        return jwt.encode(claims, self.key.private_pem, algorithm="RS256",
+                          headers={"kid": self.key.kid})
+
+    async def _active_tier(self, session: AsyncSession, user: User) -> str | None:
+        membership = (await session.exec(select(Membership).where(
+            Membership.user_id == user.id, Membership.status == "active"))).first()
+        return membership.tier if membership else None
+
+    async def issue(self, session: AsyncSession, user: User, *, family_id: str | None = None,
+                    device_id: str | None = None) -> TokenPair:
+        """A new access token and a new refresh token (staged; the caller commits)."""
+        now = utcnow()
+        access = self._sign({
+            "sub": user.id, "role": user.role, "tier": await self._active_tier(session, user),
+            "typ": "access", "jti": str(uuid.uuid4()), "iss": self.settings.jwt_issuer,
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(seconds=self.settings.access_token_ttl_seconds))
+                       .timestamp()),
+        })
+        row = RefreshToken(
+            jti=str(uuid.uuid4()), user_id=user.id, family_id=family_id or str(uuid.uuid4()),
+            device_id=device_id,
+            expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl_seconds))
+        session.add(row)
+        refresh = self._sign({
+            "sub": user.id, "typ": "refresh", "jti": row.jti, "fam": row.family_id,
+            "iss": self.settings.jwt_issuer, "iat": int(now.timestamp()),
+            "exp": int(row.expires_at.timestamp()),
+        })
+        return TokenPair(access, refresh)
+
+    def _refresh_claims(self, token: str) -> dict[str, object]:
+        try:
+            claims = jwt.decode(token, self.key.public_key, algorithms=["RS256"],
+                                options={"require": ["exp", "jti", "sub", "typ"]})
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(INVALID_REFRESH) from exc
+        if claims.get("typ") != "refresh":
+            raise Unauthorized(INVALID_REFRESH)
+        return claims
+
+    async def rotate(self, session: AsyncSession, token: str) -> TokenPair:
+        """Trade a refresh token for a new pair; reuse of a spent token revokes its family."""
+        claims = self._refresh_claims(token)
+        result = await session.exec(
+            update(RefreshToken)
+            .where(col(RefreshToken.jti) == claims["jti"], col(RefreshToken.used_at).is_(None),
+                   col(RefreshToken.revoked_at).is_(None),
+                   col(RefreshToken.expires_at) > utcnow())
+            .values(used_at=utcnow()))
+        row = await session.get(RefreshToken, str(claims["jti"]))
+        if result.rowcount != 1 or row is None:  # type: ignore[attr-defined]
+            if row is not None and row.used_at is not None:
+                await self.revoke_family(session, row.family_id)
+                await session.commit()
+            raise Unauthorized(INVALID_REFRESH)
+        user = await session.get(User, row.user_id)
+        if user is None:
+            raise Unauthorized(INVALID_REFRESH)
+        pair = await self.issue(session, user, family_id=row.family_id, device_id=row.device_id)
+        await session.commit()
+        return pair
+
+    async def revoke_family(self, session: AsyncSession, family_id: str) -> None:
+        """Revoke every token descended from the same login."""
+        await session.exec(update(RefreshToken)
+                              .where(col(RefreshToken.family_id) == family_id,
+                                     col(RefreshToken.revoked_at).is_(None))
+                              .values(revoked_at=utcnow()))
+
+    async def revoke(self, session: AsyncSession, token: str, user_id: str) -> None:
+        """Log out: revoke the refresh token's family if it belongs to ``user_id``."""
+        try:
+            claims = self._refresh_claims(token)
+        except Unauthorized:
+            return  # an unusable token is already as good as revoked
+        row = await session.get(RefreshToken, str(claims["jti"]))
+        if row is not None and row.user_id == user_id:
+            await self.revoke_family(session, row.family_id)
+            await session.commit()

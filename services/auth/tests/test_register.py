@@ -1,0 +1,62 @@
+"""POST /api/auth/register/ as CONTRACT.md describes it."""
+
+import re
+
+
+async def test_register_returns_tokens_and_the_user(client, api):
+    body = await api.register(name="John Doe", phone="+1234567890")
+    user = body["user"]
+    assert set(body) == {"accessToken", "refreshToken", "user"}
+    assert set(user) == {"id", "name", "email", "phone", "membershipId", "referralCode",
+                         "rewardsBalance", "role", "createdAt"}
+    assert user["name"] == "John Doe" and user["phone"] == "+1234567890"
+    assert user["membershipId"] is None and user["rewardsBalance"] == 0
+    assert user["role"] == "member"
+    assert re.fullmatch(r"REF-[A-Z0-9]{6}", user["referralCode"])
+    assert user["createdAt"].endswith("Z")
+
+
+async def test_missing_email_and_password_are_field_errors(client, api):
+    response = await client.post("/api/auth/register/", json={"name": "x"})
+    assert response.status_code == 400
+    assert response.json() == {"email": ["This field is required."],
+                               "password": ["This field is required."]}
+
+
+async def test_malformed_email_is_rejected(client, api):
+    response = await client.post("/api/auth/register/",
+                                  json={"email": "not-an-email", "password": "password123"})
+    assert response.status_code == 400
+    assert "email" in response.json()
+
+
+async def test_short_password_is_rejected(client, api):
+    response = await client.post("/api/auth/register/",
+                                  json={"email": api.unique_email(), "password": "short"})
+    assert response.status_code == 400
+    assert "password" in response.json()
+
+
+async def test_duplicate_email_is_rejected_case_insensitively(client, api):
+    email = api.unique_email()
+    await api.register(email=email)
+    response = await client.post("/api/auth/register/",
+                                  json={"email": email.upper(), "password": "password123"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "User with this email already exists"}
+
+
+async def test_unknown_referral_code_is_ignored(client, api):
+    body = await api.register(referralCode="REF-NOPE00")
+    assert body["user"]["id"]
+
+
+async def test_malformed_json_is_a_400_not_a_422(client, api):
+    response = await client.post("/api/auth/register/", content=b"{not json",
+                                  headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+
+
+async def test_each_user_gets_a_distinct_referral_code(client, api):
+    codes = {(await api.register())["user"]["referralCode"] for _ in range(5)}
+    assert len(codes) == 5

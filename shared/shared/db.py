@@ -1,0 +1,123 @@
+"""Async database access, the same for PostgreSQL (psycopg 3) and SQLite (aiosqlite).
+
+A service builds one :class:`Database` from its URL and opens sessions from
+it; domain code never needs to know which engine is underneath.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+log = logging.getLogger("shared.db")
+
+
+def async_url(url: str) -> URL:
+    """Pick the async driver: ``postgresql://`` -> psycopg 3, ``sqlite://`` -> aiosqlite."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    return parsed
+
+
+def sync_url(url: str) -> URL:
+    """The same database through a synchronous driver (Alembic runs synchronously)."""
+    parsed = async_url(url)
+    if parsed.drivername == "sqlite+aiosqlite":
+        parsed = parsed.set(drivername="sqlite")
+    return parsed
+
+
+def _tune_sqlite(dbapi_connection: Any, _: Any) -> None:
+    # WAL lets readers run beside the writer; busy_timeout makes concurrent
+    # writers wait for the lock instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """An async engine plus a session factory for one service's database."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = async_url(url)
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.is_sqlite:
+            if self.url.database:
+                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
+        # A session class of our own, so commit hooks apply to this database only.
+        self._sync_session_class: type[Session] = type("ServiceSession", (Session,), {})
+        self.sessionmaker = async_sessionmaker(self.engine, class_=AsyncSession,
+                                               sync_session_class=self._sync_session_class,
+                                               expire_on_commit=False)
+
+    def on_commit(self, hook: Callable[[Session], None]) -> None:
+        """Call ``hook(session)`` after every successful commit on this database."""
+        event.listen(self._sync_session_class, "after_commit", hook)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite backend."""
+        return self.url.get_backend_name() == "sqlite"
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session that is closed (and rolled back if uncommitted) on exit."""
+        async with self.sessionmaker() as session:
+            yield session
+
+    async def ping(self) -> None:
+        """Raise if the database does not answer."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def ensure_database_exists(url: str) -> None:
+    """Create the PostgreSQL database named in ``url`` if it is missing (no-op for SQLite)."""
+    parsed = sync_url(url)
+    if parsed.get_backend_name() != "postgresql" or not parsed.database:
+        return
+    params = {
+        "host": parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": parsed.username or "postgres",
+        "password": parsed.password,
+        "dbname": "postgres",
+        "autocommit": True,
+        "connect_timeout": 5,
+    }
+    with psycopg.connect(**{k: v for k, v in params.items() if v is not None}) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                    (parsed.database,)).fetchone()
+        if exists:
+            return
+        try:
+            connection.execute(f'CREATE DATABASE "{parsed.database}"')
+            log.info("database created", extra={"event": "database_created",
+                                                "database": parsed.database})
+        except psycopg.errors.DuplicateDatabase:
+            pass  # another process of the same service won the race

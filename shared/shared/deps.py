@@ -1,0 +1,27 @@
+"""FastAPI dependencies for the infrastructure a route needs: a session, the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.events import Outbox
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A database session for this request, closed afterwards."""
+    async with request.app.state.db.session() as session:
+        yield session
+
+
+def get_outbox(request: Request) -> Outbox:
+    """The service's outbox, to stage events in the request's transaction."""
+    outbox: Outbox = request.app.state.outbox
+    return outbox
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session)]
+OutboxDep = Annotated[Outbox, Depends(get_outbox)]

@@ -1,0 +1,58 @@
+"""The event envelope every message on the bus carries (CONTRACT.md, "Events")."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """One integration event.
+
+    Serialised as ``{"id", "type", "version", "occurredAt", "producer", "data"}``; the
+    routing key on the bus is ``type``. Frozen, because the same instance may be handed to
+    several in-process handlers and none of them should see another's edits.
+    """
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    type: str
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=_utc_now, alias="occurredAt")
+    producer: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def new(cls, type: str, producer: str, data: dict[str, Any], *, version: int = 1) -> Event:
+        """Create an event with a fresh uuid and the current UTC time."""
+        return cls(type=type, producer=producer, data=data, version=version)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _as_utc(cls, value: datetime) -> datetime:
+        # A naive timestamp from a producer is taken as UTC rather than local time, so two
+        # machines in different zones agree on the order of events.
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    @field_serializer("occurred_at")
+    def _iso_z(self, value: datetime) -> str:
+        return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+    def to_json(self) -> bytes:
+        """Encode the envelope as UTF-8 JSON with the contract's camelCase keys."""
+        return self.model_dump_json(by_alias=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Event:
+        """Decode an envelope; raises ``pydantic.ValidationError`` when it is malformed."""
+        return cls.model_validate_json(raw)

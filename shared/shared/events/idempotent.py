@@ -1,0 +1,89 @@
+"""Consumers that apply each event once, however often the bus delivers it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared.events._sessions import SessionFactory, as_sessionmaker, execute
+from shared.events.bus import DEFAULT_MAX_ATTEMPTS, EventBus
+from shared.events.envelope import Event
+from shared.events.tables import EventTables
+
+logger = logging.getLogger("shared.events.consumer")
+
+SessionHandler = Callable[[AsyncSession, Event], Awaitable[None]]
+
+
+class IdempotentConsumer:
+    """Subscribes ``queue`` to its handlers' event types and applies each event once.
+
+    Each delivery runs in one transaction that first records (queue, event id) in
+    ``processed_events`` and then runs the handler with the same session; the bus acks
+    only after the commit. A redelivered event finds its row and is skipped. On
+    PostgreSQL a concurrent duplicate waits on the primary key and then fails with a
+    unique violation, which also means "already applied".
+    """
+
+    def __init__(
+        self,
+        sessionmaker: AsyncEngine | SessionFactory,
+        tables: EventTables,
+        bus: EventBus,
+        queue: str,
+        handlers: Mapping[str, SessionHandler],
+        *,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
+        self._sessionmaker = as_sessionmaker(sessionmaker)
+        self._table = tables.processed
+        self._bus = bus
+        self._queue = queue
+        self._handlers = dict(handlers)
+        self._max_attempts = max_attempts
+
+    async def start(self) -> None:
+        """Subscribe the queue to every event type that has a handler."""
+        await self._bus.subscribe(
+            self._queue, sorted(self._handlers), self.handle, max_attempts=self._max_attempts
+        )
+
+    async def handle(self, event: Event) -> None:
+        """Apply ``event`` unless this queue already did; raises if the handler fails."""
+        handler = self._handlers.get(event.type)
+        if handler is None:
+            logger.warning(
+                "no handler for event type",
+                extra={"event": "events.unhandled", "queue": self._queue, "eventType": event.type},
+            )
+            return
+        async with self._sessionmaker() as session:
+            if not await self._claim(session, event):
+                await session.rollback()
+                logger.info(
+                    "duplicate event skipped",
+                    extra={"event": "events.duplicate", "queue": self._queue, "eventId": event.id},
+                )
+                return
+            # A handler exception leaves the block without commit: the session rolls back
+            # both the claim and the handler's writes, and the bus retries.
+            await handler(session, event)
+            await session.commit()
+
+    async def _claim(self, session: AsyncSession, event: Event) -> bool:
+        """Record the event as processed in the open transaction; False if it already is."""
+        try:
+            await execute(
+                session,
+                insert(self._table).values(
+                    consumer=self._queue, event_id=event.id, processed_at=datetime.now(UTC)
+                ),
+            )
+        except IntegrityError:
+            return False
+        return True

@@ -1,0 +1,168 @@
+"""Transactional outbox: stage events in the business transaction, publish them after.
+
+An event is published if and only if the change that caused it committed: ``Outbox.add``
+writes the envelope into ``outbox_events`` inside the caller's transaction, and
+``OutboxRelay`` publishes committed rows, marking each one only after the broker
+confirmed it. A broker outage leaves rows pending; they go out when it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared.events._sessions import SessionFactory, as_sessionmaker, execute
+from shared.events.bus import EventBus
+from shared.events.envelope import Event
+from shared.events.idempotent import IdempotentConsumer
+from shared.events.tables import EventTables
+
+__all__ = ["IdempotentConsumer", "Outbox", "OutboxRelay"]
+
+logger = logging.getLogger("shared.events.outbox")
+
+
+class Outbox:
+    """Stages a service's events in its own database."""
+
+    def __init__(self, tables: EventTables, producer: str) -> None:
+        self._table = tables.outbox
+        self._producer = producer
+
+    async def add(self, session: AsyncSession, type: str, data: dict[str, Any]) -> Event:
+        """Stage event ``type`` with ``data`` in ``session``'s transaction; the caller commits.
+
+        Nothing is published until that commit (and the relay's next pass, or ``wake()``).
+        Works with SQLAlchemy's and SQLModel's ``AsyncSession``.
+        """
+        event = Event.new(type, self._producer, data)
+        await execute(
+            session,
+            insert(self._table).values(
+                id=event.id,
+                type=event.type,
+                payload=event.to_json().decode(),
+                created_at=event.occurred_at,
+                attempts=0,
+            ),
+        )
+        return event
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows, oldest first, and marks them once confirmed.
+
+    Safe with several processes on one PostgreSQL database: rows are selected ``FOR
+    UPDATE SKIP LOCKED`` in the transaction that marks them, so each row is published by
+    one relay at a time. (SQLite ignores the locking clause; use one process there.)
+    """
+
+    def __init__(
+        self,
+        engine_or_sessionmaker: AsyncEngine | SessionFactory,
+        tables: EventTables,
+        bus: EventBus,
+        *,
+        poll_interval: float = 1.0,
+        batch_size: int = 100,
+    ) -> None:
+        self._sessionmaker = as_sessionmaker(engine_or_sessionmaker)
+        self._table = tables.outbox
+        self._bus = bus
+        self._poll_interval = poll_interval
+        self._batch_size = batch_size
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Run the relay in a background task until ``stop()``."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Stop the background task; pending rows stay for the next start."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def wake(self) -> None:
+        """Publish now instead of at the next poll; call it after committing an event."""
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish every pending row it can; returns how many were published.
+
+        Stops at the first failed publish (the broker is most likely down) and leaves
+        that row pending with ``attempts`` incremented, so order is kept and nothing lost.
+        """
+        total = 0
+        while True:
+            published, more = await self._publish_batch()
+            total += published
+            if not more:
+                return total
+
+    async def _publish_batch(self) -> tuple[int, bool]:
+        """Publish one batch; returns (published, whether another batch may be waiting)."""
+        table = self._table
+        async with self._sessionmaker() as session, session.begin():
+            rows = (
+                await execute(
+                    session,
+                    select(table.c.id, table.c.payload)
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.created_at, table.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True),
+                )
+            ).all()
+            published: list[str] = []
+            failed: str | None = None
+            for row in rows:
+                try:
+                    await self._bus.publish(Event.from_json(row.payload))
+                except Exception:
+                    failed = row.id
+                    logger.warning(
+                        "outbox publish failed, will retry",
+                        exc_info=True,
+                        extra={"event": "outbox.publish_failed", "eventId": row.id},
+                    )
+                    break
+                published.append(row.id)
+            if published:
+                await execute(
+                    session,
+                    update(table)
+                    .where(table.c.id.in_(published))
+                    .values(published_at=datetime.now(UTC)),
+                )
+            if failed is not None:
+                await execute(
+                    session,
+                    update(table).where(table.c.id == failed).values(attempts=table.c.attempts + 1),
+                )
+        if published:
+            logger.debug(
+                "outbox published", extra={"event": "outbox.published", "count": len(published)}
+            )
+        return len(published), failed is None and len(rows) == self._batch_size
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.publish_pending()
+            except Exception:
+                # Database trouble: log and try again at the next poll, never die.
+                logger.exception("outbox relay pass failed", extra={"event": "outbox.failed"})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)

@@ -1,0 +1,58 @@
+"""The one fixture set for tests: real broker and database URLs, apps run in process.
+
+Registered for the whole repository by the root ``conftest.py``. URL resolution
+lives in :mod:`shared.testing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from shared import testing
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    """URL of a real RabbitMQ (skips, or fails under CI=true, when there is none)."""
+    url, cleanup = testing.resolve_amqp_url()
+    try:
+        yield testing.require(url, "RabbitMQ")
+    finally:
+        cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """URL of a PostgreSQL role that may create databases."""
+    url, cleanup = testing.resolve_postgres_admin_url()
+    try:
+        yield testing.require(url, "PostgreSQL")
+    finally:
+        cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database for one test, dropped afterwards."""
+    url = testing.create_throwaway_database(postgres_admin_url, prefix="ma_test")
+    try:
+        yield url
+    finally:
+        testing.drop_database(postgres_admin_url, url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[str]:
+    """Each test that uses it runs on SQLite (embedded) and on PostgreSQL (real)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'service.db'}"
+        return
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    url = testing.create_throwaway_database(admin_url, prefix="ma_test")
+    try:
+        yield url
+    finally:
+        testing.drop_database(admin_url, url)

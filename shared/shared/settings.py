@@ -1,0 +1,35 @@
+"""One settings pattern for every service: typed, from environment variables.
+
+Every field has a default that gives the embedded mode (SQLite file under
+``DATA_DIR``, the in-process event bus), so a fresh clone runs with no setup.
+A service subclasses :class:`ServiceSettings` to add its own fields.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service shares. Environment names are the upper-case field names."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str = "service"
+    data_dir: Path = Field(default=Path("data"), description="Where SQLite files live")
+    database_url: str = Field(default="", description="Empty: SQLite file <DATA_DIR>/<service>.db")
+    amqp_url: str = Field(default="memory://", description="memory:// is the in-process bus")
+    jwks_url: str = Field(default="http://127.0.0.1:8001/api/auth/jwks/")
+    log_level: str = "INFO"
+    outbox_poll_interval: float = 1.0
+    consumer_max_attempts: int = 5
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to this service's SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / f'{self.service_name}.db'}"
