@@ -58,14 +58,14 @@ class GatewayMetrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
-async def upstream_states(upstreams: Mapping[str, Upstream], timeout: float) -> dict[str, str]:
+async def upstream_states(upstreams: Mapping[str, Upstream], wait_seconds: float) -> dict[str, str]:
     """``up`` / ``down`` / ``not deployed`` for each service, checked concurrently."""
 
     async def state(upstream: Upstream) -> str:
         if isinstance(upstream, MissingUpstream):
             return "not deployed"
         try:
-            status, _ = await fetch(upstream, "/healthz", timeout=timeout)
+            status, _ = await fetch(upstream, "/healthz", timeout_seconds=wait_seconds)
         except Exception:
             return "down"
         return "up" if status < 500 else "down"

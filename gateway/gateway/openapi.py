@@ -104,20 +104,19 @@ class SchemaAggregator:
             return body
 
     async def _fetch_all(self) -> dict[str, dict[str, Any]]:
-        # Several prefixes may share one upstream object (auth serves two): fetch once.
-        unique: dict[str, Upstream] = {}
-        for name, upstream in self._upstreams.items():
-            if not isinstance(upstream, MissingUpstream):
-                unique.setdefault(name, upstream)
+        deployed = {name: upstream for name, upstream in self._upstreams.items()
+                    if not isinstance(upstream, MissingUpstream)}
 
         async def one(name: str, upstream: Upstream) -> tuple[str, dict[str, Any] | None]:
             try:
-                return name, await fetch_json(upstream, "/openapi.json", timeout=self._timeout)
+                document = await fetch_json(upstream, "/openapi.json",
+                                            timeout_seconds=self._timeout)
+                return name, document
             except Exception as exc:
                 log.info("service schema unavailable",
                          extra={"event": "openapi_fetch_failed", "upstream": name,
                                 "error": repr(exc)})
                 return name, None
 
-        results = await asyncio.gather(*(one(n, u) for n, u in unique.items()))
+        results = await asyncio.gather(*(one(n, u) for n, u in deployed.items()))
         return {name: doc for name, doc in results if isinstance(doc, dict)}

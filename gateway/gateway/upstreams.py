@@ -110,8 +110,12 @@ class LocalUpstream:
         self.name = name
         self.app = app
         self.timeout = timeout
+        # What the app's lifespan put in its state (embedded mode): each request sees a copy.
+        self.state: dict[str, Any] = {}
 
     async def handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.state:
+            scope["state"] = self.state.copy()
         started = False
 
         async def send_and_mark(message: Message) -> None:
@@ -141,6 +145,8 @@ class LocalUpstream:
             raise BadUpstreamResponse(self.name, "no response")
 
     async def handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.state:
+            scope["state"] = self.state.copy()
         await self.app(scope, receive, send)
 
     async def aclose(self) -> None:
@@ -332,7 +338,7 @@ def _request_head(scope: Scope, pool: ConnectionPool, body: bytes, more_body: bo
 
 async def fetch(upstream: Upstream, path: str, *, method: str = "GET",
                 headers: list[tuple[bytes, bytes]] | None = None,
-                timeout: float = 5.0) -> tuple[int, bytes]:
+                timeout_seconds: float = 5.0) -> tuple[int, bytes]:
     """Call ``upstream`` from inside the gateway; returns ``(status, body)``."""
     scope: dict[str, Any] = {
         "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -361,13 +367,13 @@ async def fetch(upstream: Upstream, path: str, *, method: str = "GET",
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(timeout_seconds):
         await upstream.handle_http(scope, receive, send)
     return status, b"".join(chunks)
 
 
-async def fetch_json(upstream: Upstream, path: str, *, timeout: float = 5.0) -> Any:
-    status, body = await fetch(upstream, path, timeout=timeout)
+async def fetch_json(upstream: Upstream, path: str, *, timeout_seconds: float = 5.0) -> Any:
+    status, body = await fetch(upstream, path, timeout_seconds=timeout_seconds)
     if status != 200:
         raise BadUpstreamResponse(upstream.name, f"{path} answered {status}")
     return json.loads(body)

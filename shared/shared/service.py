@@ -28,9 +28,9 @@ from shared.events import (
     IdempotentConsumer,
     Outbox,
     OutboxRelay,
+    SessionHandler,
     create_bus,
 )
-from shared.events import SessionHandler
 from shared.logging import RequestIdMiddleware
 from shared.migrations import upgrade_to_head
 from shared.observability import MetricsMiddleware, health_router

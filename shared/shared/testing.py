@@ -123,16 +123,27 @@ def drop_database(admin_url: str, url: str) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@asynccontextmanager
+async def serve_in_process(
+    app: Any, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Run ``app``'s lifespan and yield a client that calls it in process (no sockets)."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
 def _nothing() -> None:
     return None
 
 
 async def wait_until(
-    predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02
+    predicate: Callable[[], object], within: float = 10.0, interval: float = 0.02
 ) -> None:
     """Poll ``predicate`` (sync, or returning an awaitable) until it is truthy.
 
-    Raises ``TimeoutError`` after ``timeout`` seconds. For asynchronous effects (a
+    Raises ``TimeoutError`` after ``within`` seconds. For asynchronous effects (a
     consumer receiving an event): a generous timeout that only matters when something is
     broken, never a timed assertion.
     """
@@ -140,7 +151,7 @@ async def wait_until(
     import inspect
 
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         result = predicate()
         if inspect.isawaitable(result):
@@ -148,5 +159,5 @@ async def wait_until(
         if result:
             return
         if loop.time() > deadline:
-            raise TimeoutError(f"condition not met within {timeout}s")
+            raise TimeoutError(f"condition not met within {within}s")
         await asyncio.sleep(interval)

@@ -1,3 +1,4 @@
+# ruff: noqa: E402  (the real ``shared`` package is restored before it is imported)
 """Access-token verification: what the gateway and every service accept and refuse."""
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
-
 from shared.tokens import AccessTokenVerifier, InvalidToken, Principal, static_jwks_source
 
 

@@ -6,6 +6,7 @@ process signs with the same key and tokens survive a restart.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -61,7 +62,8 @@ async def load_signing_key(settings: AuthSettings, session: AsyncSession) -> Key
     if settings.jwt_private_key:
         return _key_pair(settings.jwt_private_key, settings.jwt_key_id)
     if settings.jwt_private_key_file:
-        return _key_pair(Path(settings.jwt_private_key_file).read_text(), settings.jwt_key_id)
+        pem = await asyncio.to_thread(Path(settings.jwt_private_key_file).read_text)
+        return _key_pair(pem, settings.jwt_key_id)
     stored = (await session.exec(select(SigningKey).order_by(col(SigningKey.created_at)))).first()
     if stored is None:
         pair = _key_pair(generate_private_pem())

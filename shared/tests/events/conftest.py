@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Iterator
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
-
 from shared.events import reset_hub
 
 

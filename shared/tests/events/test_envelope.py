@@ -3,7 +3,6 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
-
 from shared.events import Event
 
 

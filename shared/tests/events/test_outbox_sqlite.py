@@ -6,10 +6,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel.ext.asyncio.session import AsyncSession as SQLModelAsyncSession
-
 from shared.events import (
     Event,
     EventTables,
@@ -21,6 +17,9 @@ from shared.events import (
     get_hub,
 )
 from shared.testing import wait_until
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession as SQLModelAsyncSession
 
 metadata = MetaData()
 tables = define_event_tables(metadata)
@@ -265,4 +264,27 @@ async def test_consumers_on_different_queues_each_apply_the_event(
     await get_hub().wait_idle()
 
     assert sorted(applied) == ["a", "b"]
+    await bus.close()
+
+
+@pytest.mark.filterwarnings("error")
+async def test_consumer_works_with_sqlmodel_sessions_without_warnings(
+    engine: AsyncEngine,
+) -> None:
+    sessions = async_sessionmaker(engine, class_=SQLModelAsyncSession, expire_on_commit=False)
+    applied: list[type] = []
+
+    async def handle(session, event: Event) -> None:
+        applied.append(type(session))
+
+    bus = MemoryBus()
+    await IdempotentConsumer(sessions, tables, bus, "q", {"user.registered": handle}).start()
+    event = Event.new("user.registered", "auth", {})
+
+    await bus.publish(event)
+    await bus.publish(event)
+    await get_hub().wait_idle()
+
+    assert applied == [SQLModelAsyncSession]
+    assert get_hub().dead_letters("q") == []
     await bus.close()

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
-
 from shared.events import EXCHANGE, Event, create_bus
 from shared.events.rabbitmq import ATTEMPTS_HEADER, BrokerUnavailable, RabbitMQBus
 from shared.testing import wait_until
@@ -85,9 +84,7 @@ async def test_wildcard_binding_receives_matching_types(
     await wait_until(lambda: received == [f"{unique}.a.b"])
 
 
-async def test_failed_handler_is_retried_then_acked(
-    bus: RabbitMQBus, rabbit, unique: str
-) -> None:
+async def test_failed_handler_is_retried_then_acked(bus: RabbitMQBus, rabbit, unique: str) -> None:
     queue, key = f"test.retry.{unique}", f"test.{unique}.retry"
     rabbit.track(queue)
     calls = 0

@@ -1,5 +1,4 @@
 import pytest
-
 from shared.events import topic_matches
 
 

@@ -1,0 +1,47 @@
+# Membership Auto — the commands in README.md. Each installs what it needs first.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+MANIFESTS := pyproject.toml uv.lock $(wildcard */pyproject.toml services/*/pyproject.toml)
+
+.PHONY: install run up down test test-unit test-e2e lint bench help
+
+help:
+	@echo "make run    - the whole platform in one process (SQLite, in-process bus) on :8000"
+	@echo "make up     - every service as its own process on local PostgreSQL + RabbitMQ"
+	@echo "make down   - stop what 'make up' started"
+	@echo "make test   - every test (unit, integration, e2e)"
+	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - the gateway benchmark (writes bench/results/)"
+
+install: .venv/.installed
+
+.venv/.installed: $(MANIFESTS)
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+		(echo "installing uv ..." && python3 -m pip install --quiet uv)
+	$(UV) sync --frozen
+	@touch $@
+
+run: install
+	$(UV) run --frozen python -m launcher.embedded
+
+up: install
+	$(UV) run --frozen python -m launcher.local up
+
+down:
+	$(UV) run --frozen python -m launcher.local down
+
+test: install
+	$(UV) run --frozen pytest
+
+test-unit: install
+	$(UV) run --frozen pytest --ignore=tests-e2e
+
+test-e2e: install
+	$(UV) run --frozen pytest tests-e2e
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen mypy shared/shared
+
+bench: install
+	$(UV) run --frozen python bench/gateway.py

@@ -1,0 +1,88 @@
+"""Wiring: ``create_app()`` builds the gateway's ASGI app from settings.
+
+Run alone: ``uvicorn gateway.app:create_app --factory --loop uvloop --http httptools``
+(or ``python -m gateway``). Embedded mode passes the services' apps in ``local_apps``
+and the gateway calls them in-process instead of over TCP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from shared.tokens import AccessTokenVerifier, JwksSource
+from starlette.types import ASGIApp
+
+from gateway.dispatch import Gateway
+from gateway.lifespan import LocalLifespans
+from gateway.observability import GatewayMetrics
+from gateway.openapi import SchemaAggregator
+from gateway.proxy import EdgePolicy, HttpProxy
+from gateway.ratelimit import SlidingWindowLimiter
+from gateway.settings import SERVICES, GatewaySettings
+from gateway.upstreams import LocalUpstream, build_upstreams, fetch_json
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    local_apps: Mapping[str, ASGIApp] | None = None,
+    *,
+    jwks_source: JwksSource | None = None,
+    manage_local_lifespans: bool = True,
+) -> Gateway:
+    """The gateway as an ASGI app.
+
+    ``local_apps`` maps service names (``auth``, ``vehicles``, ...) to ASGI apps run in
+    this process; the others are reached at their ``UPSTREAM_<NAME>`` URLs. With
+    ``manage_local_lifespans`` the gateway's own lifespan starts and stops those apps.
+    ``jwks_source`` overrides where the verification keys come from (default: the
+    auth upstream's ``JWKS_PATH``).
+    """
+    settings = settings or GatewaySettings()
+    upstreams = build_upstreams(
+        SERVICES,
+        settings.upstream_urls,
+        local_apps,
+        timeout=settings.upstream_timeout_seconds,
+        connect_timeout=settings.upstream_connect_timeout_seconds,
+        max_idle=settings.upstream_max_idle_connections,
+    )
+    if jwks_source is None:
+        auth = upstreams["auth"]
+        jwks_path = settings.jwks_path
+
+        async def jwks_from_auth() -> dict:
+            return await fetch_json(auth, jwks_path)
+
+        jwks_source = jwks_from_auth
+    verifier = AccessTokenVerifier(
+        jwks_source,
+        algorithms=settings.algorithms,
+        min_refresh_interval=settings.jwks_min_refresh_seconds,
+    )
+    policy = EdgePolicy(
+        max_body_bytes=settings.max_body_bytes,
+        max_body_bytes_telemetry=settings.max_body_bytes_telemetry,
+        login_failures_per_email=SlidingWindowLimiter(
+            settings.rate_limit_login_failures_per_email,
+            settings.rate_limit_login_failures_per_email_window_seconds),
+        login_failures_per_ip=SlidingWindowLimiter(
+            settings.rate_limit_login_failures_per_ip,
+            settings.rate_limit_login_failures_per_ip_window_seconds),
+        registrations_per_ip=SlidingWindowLimiter(
+            settings.rate_limit_register_per_ip,
+            settings.rate_limit_register_per_ip_window_seconds),
+    )
+    metrics = GatewayMetrics()
+    return Gateway(
+        upstreams=upstreams,
+        verifier=verifier,
+        proxy=HttpProxy(upstreams, verifier, policy, metrics),
+        metrics=metrics,
+        schema=SchemaAggregator(upstreams, timeout=settings.openapi_fetch_timeout_seconds,
+                                cache_seconds=settings.openapi_cache_seconds),
+        cors_origins=settings.cors_origins,
+        lifespans=LocalLifespans(
+            [u for u in upstreams.values() if isinstance(u, LocalUpstream)],
+            enabled=manage_local_lifespans),
+        readiness_timeout=settings.readiness_timeout_seconds,
+    )

@@ -1,0 +1,54 @@
+"""Per-request state shared by the gateway's layers, and the JSON error response."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shared.errors import error_body
+from starlette.types import Send
+
+JSON_HEADERS = (b"content-type", b"application/json")
+
+
+class Exchange:
+    """What the layers of one request need to know about each other.
+
+    ``status`` is 0 until the response head was sent; ``discard`` makes the gateway's
+    ``send`` drop what the service sends (its body went over the limit: the gateway
+    answers 413 itself).
+    """
+
+    __slots__ = ("request_id", "request_id_bytes", "service", "status", "started_at",
+                 "too_large", "discard")
+
+    def __init__(self, request_id: str, started_at: float) -> None:
+        self.request_id = request_id
+        self.request_id_bytes = request_id.encode("latin-1")
+        self.service = "gateway"
+        self.status = 0
+        self.started_at = started_at
+        self.too_large = False
+        self.discard = False
+
+
+async def send_error(send: Send, status: int, message: str,
+                     headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    """Answer with the contract's ``{"error": message}`` body."""
+    body = error_body(message)
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [JSON_HEADERS, (b"content-length", str(len(body)).encode()), *headers],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_bytes(send: Send, status: int, body: bytes, content_type: bytes,
+                     headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()), *headers],
+    })
+    await send({"type": "http.response.body", "body": body})

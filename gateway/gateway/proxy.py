@@ -1,0 +1,248 @@
+"""Forwarding one HTTP request to its service: the edge checks, then the upstream hop.
+
+In order: clean the headers (hop-by-hop, forgeable identity headers), check the bearer
+token unless the route is public, refuse bodies over the limit, apply the login and
+registration rate limits, then hand the request to the upstream. Every refusal is the
+contract's ``{"error": ...}`` body and happens before the service is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.tokens import AccessTokenVerifier, InvalidToken
+from starlette.types import Message, Receive, Scope, Send
+
+from gateway.exchange import Exchange, send_error
+from gateway.ratelimit import SlidingWindowLimiter
+from gateway.routing import LOGIN_PATH, REGISTER_PATH, TELEMETRY_PREFIX, Route, is_public
+from gateway.upstreams import ClientGone, Upstream, UpstreamError
+
+log = logging.getLogger("gateway.proxy")
+
+# Request headers never forwarded: hop-by-hop ones, the ones the gateway sets itself,
+# and identity headers a client could forge to impersonate someone behind the gateway.
+DROPPED_REQUEST_HEADERS = frozenset({
+    b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"upgrade",
+    b"expect", b"transfer-encoding", b"proxy-authorization",
+    b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
+    b"x-forwarded-port", b"x-real-ip", b"forwarded",
+    b"x-user-id", b"x-user-role", b"x-user-tier", b"x-user-email", b"x-user",
+    b"x-forwarded-user", b"x-forwarded-email", b"x-auth-user", b"x-authenticated-user",
+    b"x-authenticated-userid", b"x-remote-user", b"remote-user", b"x-principal",
+    b"x-role", b"x-roles", b"x-tier", b"x-membership-tier", b"x-gateway-verified",
+})
+_FORGEABLE_PREFIXES = (b"x-user-", b"x-auth-", b"x-gateway-", b"x-forwarded-user")
+
+
+@dataclass
+class EdgePolicy:
+    """Body limits and rate limiters shared by every request of one gateway."""
+
+    max_body_bytes: int
+    max_body_bytes_telemetry: int
+    login_failures_per_email: SlidingWindowLimiter
+    login_failures_per_ip: SlidingWindowLimiter
+    registrations_per_ip: SlidingWindowLimiter
+
+
+class HttpProxy:
+    def __init__(self, upstreams: Mapping[str, Upstream], verifier: AccessTokenVerifier,
+                 policy: EdgePolicy, metrics: object | None = None) -> None:
+        self.upstreams = upstreams
+        self.verifier = verifier
+        self.policy = policy
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, route: Route,
+                       exchange: Exchange) -> None:
+        method: str = scope["method"]
+        client = scope.get("client")
+        client_ip = client[0] if client else "unknown"
+
+        headers: list[tuple[bytes, bytes]] = []
+        authorization = b""
+        content_length: bytes | None = None
+        for name, value in scope["headers"]:
+            if name in DROPPED_REQUEST_HEADERS or name.startswith(_FORGEABLE_PREFIXES):
+                continue
+            if name == b"authorization":
+                authorization = value
+            elif name == b"content-length":
+                content_length = value
+            headers.append((name, value))
+        headers.append((b"x-request-id", exchange.request_id_bytes))
+        headers.append((b"x-forwarded-for", client_ip.encode()))
+        headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
+
+        path = route.path
+        if not is_public(method, path) and not await self._authorized(authorization, send):
+            return
+
+        limit = (self.policy.max_body_bytes_telemetry if path.startswith(TELEMETRY_PREFIX)
+                 else self.policy.max_body_bytes)
+        if content_length is not None:
+            try:
+                declared = int(content_length)
+            except ValueError:
+                await send_error(send, 400, "Invalid Content-Length")
+                return
+            if declared > limit:
+                await send_error(send, 413, _too_large_message(limit))
+                return
+        else:
+            receive = _counting_receive(receive, limit, exchange) if method not in (
+                "GET", "HEAD") else receive
+
+        upstream_scope = dict(scope)
+        upstream_scope["headers"] = headers
+        if route.appended_slash:
+            upstream_scope["path"] = path
+            raw_path = scope.get("raw_path")
+            upstream_scope["raw_path"] = raw_path + b"/" if raw_path else path.encode()
+
+        if method == "POST" and path == LOGIN_PATH:
+            await self._login(upstream_scope, receive, send, route, exchange, client_ip, limit)
+            return
+        if method == "POST" and path == REGISTER_PATH:
+            retry_after = self.policy.registrations_per_ip.retry_after(client_ip)
+            if retry_after is not None:
+                await _too_many(send, retry_after, "Too many registrations, try again later")
+                return
+            self.policy.registrations_per_ip.hit(client_ip)
+        await self.forward(route.service, upstream_scope, receive, send, exchange, limit)
+
+    async def forward(self, service: str, scope: Scope, receive: Receive, send: Send,
+                      exchange: Exchange, limit: int) -> None:
+        upstream = self.upstreams[service]
+        try:
+            await upstream.handle_http(scope, receive, send)
+        except UpstreamError as exc:
+            if self.metrics is not None:
+                self.metrics.upstream_error(service, exc.kind)  # type: ignore[attr-defined]
+            log.warning("upstream failed", extra={"event": "upstream_error", "upstream": service,
+                                                  "kind": exc.kind, "detail": exc.detail})
+            if exchange.too_large:
+                exchange.discard = False
+                await send_error(send, 413, _too_large_message(limit))
+            elif not exchange.status:
+                await send_error(send, exc.status, exc.message)
+        except ClientGone:
+            if exchange.too_large and not exchange.status:
+                exchange.discard = False
+                await send_error(send, 413, _too_large_message(limit))
+        else:
+            if exchange.too_large:
+                exchange.discard = False
+                if exchange.status == 0:
+                    await send_error(send, 413, _too_large_message(limit))
+
+    async def _authorized(self, authorization: bytes, send: Send) -> bool:
+        scheme, _, token = authorization.partition(b" ")
+        if not authorization:
+            message = "Authentication credentials were not provided"
+        elif scheme.lower() != b"bearer" or not token.strip():
+            message = "Authorization header must be 'Bearer <token>'"
+        else:
+            try:
+                await self.verifier.verify(token.strip().decode("latin-1"))
+                return True
+            except InvalidToken as exc:
+                message = f"Invalid token: {exc}"
+        if self.metrics is not None:
+            self.metrics.reject("unauthorized")  # type: ignore[attr-defined]
+        await send_error(send, 401, message, [(b"www-authenticate", b"Bearer")])
+        return False
+
+    async def _login(self, scope: Scope, receive: Receive, send: Send, route: Route,
+                     exchange: Exchange, client_ip: str, limit: int) -> None:
+        body = await _read_body(receive, limit)
+        if body is None:
+            await send_error(send, 413, _too_large_message(limit))
+            return
+        email = _email_of(body)
+        policy = self.policy
+        waits = [policy.login_failures_per_ip.retry_after(client_ip)]
+        if email:
+            waits.append(policy.login_failures_per_email.retry_after(email))
+        retry_after = max((w for w in waits if w is not None), default=None)
+        if retry_after is not None:
+            if self.metrics is not None:
+                self.metrics.reject("login_rate_limited")  # type: ignore[attr-defined]
+            await _too_many(send, retry_after, "Too many failed login attempts, try again later")
+            return
+        await self.forward(route.service, scope, _replay(body, receive), send, exchange, limit)
+        if exchange.status == 401:
+            policy.login_failures_per_ip.hit(client_ip)
+            if email:
+                policy.login_failures_per_email.hit(email)
+
+
+def _too_large_message(limit: int) -> str:
+    return f"Request body too large (limit {limit} bytes)"
+
+
+async def _too_many(send: Send, retry_after: int, message: str) -> None:
+    await send_error(send, 429, message, [(b"retry-after", str(retry_after).encode())])
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or ``None`` when it goes over ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientGone()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _counting_receive(receive: Receive, limit: int, exchange: Exchange) -> Receive:
+    """A ``receive`` that stops the body (as a disconnect) once it goes over ``limit``."""
+    size = 0
+
+    async def counting() -> Message:
+        nonlocal size
+        if exchange.too_large:
+            return {"type": "http.disconnect"}
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                exchange.too_large = True
+                exchange.discard = True  # whatever the service answers now is dropped
+                return {"type": "http.disconnect"}
+        return message
+
+    return counting
+
+
+def _email_of(body: bytes) -> str | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    email = data.get("email") if isinstance(data, dict) else None
+    return email.strip().lower() if isinstance(email, str) and email.strip() else None

@@ -1,0 +1,218 @@
+"""Local processes mode (``make up`` / ``make down``), also the e2e tests' topology.
+
+Every service runs as its own uvicorn process on the local PostgreSQL (one
+database per service, created if missing) and RabbitMQ; the gateway listens
+on :8000 in front of them. ``Topology`` is the reusable part: the e2e tests
+start the very same processes on free ports and throwaway databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from launcher.catalog import GATEWAY_FACTORY, GATEWAY_PORT, SERVICES, ServiceSpec
+
+RUN_DIR = Path(".run")
+PID_FILE = RUN_DIR / "local.json"
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Process:
+    """One uvicorn process of the topology."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    factory: str
+    log: IO[bytes] | None = None
+    popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Spawn the process (returns at once; see ``Topology.wait_ready``)."""
+        command = [sys.executable, "-m", "uvicorn", self.factory, "--factory",
+                   "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+                   "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+        self.popen = subprocess.Popen(command, env={**os.environ, **self.env},
+                                      stdout=self.log, stderr=subprocess.STDOUT if self.log
+                                      else None, start_new_session=True)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in time."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+
+
+@dataclass
+class Topology:
+    """The whole platform as separate processes: services first, then the gateway."""
+
+    database_url: Callable[[str], str]
+    amqp_url: str = DEFAULT_AMQP
+    gateway_port: int = GATEWAY_PORT
+    ports: Mapping[str, list[int]] = field(default_factory=dict)
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    services: tuple[ServiceSpec, ...] = SERVICES
+    processes: dict[str, list[Process]] = field(default_factory=dict)
+    gateway: Process | None = None
+
+    def _log(self, name: str) -> IO[bytes] | None:
+        if self.log_dir is None:
+            return None
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed by the OS
+
+    def _service_env(self, spec: ServiceSpec) -> dict[str, str]:
+        auth_port = self.ports.get("auth", [8001])[0]
+        return {**self.extra_env, "DATABASE_URL": self.database_url(spec.name),
+                "AMQP_URL": self.amqp_url,
+                "JWKS_URL": f"http://127.0.0.1:{auth_port}/api/auth/jwks/"}
+
+    def start(self, progress: Callable[[str], None] = print, timeout: float = 90.0) -> None:
+        """Start every service, wait until each is ready, then the gateway."""
+        for spec in self.services:
+            ports = list(self.ports.get(spec.name, [spec.port]))
+            self.processes[spec.name] = [
+                Process(f"{spec.name}-{i + 1}", port, self._service_env(spec), spec.factory,
+                        self._log(f"{spec.name}-{i + 1}")) for i, port in enumerate(ports)]
+            for process in self.processes[spec.name]:
+                process.start()
+        for processes in self.processes.values():
+            for process in processes:
+                self.wait_ready(process, progress, timeout)
+        upstreams = {f"UPSTREAM_{name.upper()}": ",".join(p.url for p in processes)
+                     for name, processes in self.processes.items()}
+        missing = {f"UPSTREAM_{spec_name.upper()}": "" for spec_name in (
+            "auth", "vehicles", "telematics", "appointments", "engagement", "chat", "files")
+            if spec_name not in self.processes}
+        self.gateway = Process("gateway", self.gateway_port,
+                               {**self.extra_env, **missing, **upstreams}, GATEWAY_FACTORY,
+                               self._log("gateway"))
+        self.gateway.start()
+        self.wait_ready(self.gateway, progress, timeout)
+
+    def wait_ready(self, process: Process, progress: Callable[[str], None],
+                   timeout: float = 90.0) -> None:
+        """Poll ``/readyz`` until it answers 200; fail if the process dies."""
+        deadline = time.monotonic() + timeout
+        progress(f"  waiting for {process.name} on {process.url} ...")
+        while time.monotonic() < deadline:
+            if process.popen is not None and process.popen.poll() is not None:
+                raise RuntimeError(f"{process.name} exited with {process.popen.returncode}")
+            try:
+                if httpx.get(f"{process.url}/readyz", timeout=1.0).status_code == 200:
+                    progress(f"  {process.name} ready")
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{process.name} not ready after {timeout}s")
+
+    def all_processes(self) -> list[Process]:
+        """Every process, gateway last."""
+        processes = [p for group in self.processes.values() for p in group]
+        return processes + ([self.gateway] if self.gateway else [])
+
+    def stop(self) -> None:
+        """Stop the gateway first, then the services."""
+        for process in reversed(self.all_processes()):
+            process.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+
+def _database_urls(base: str) -> Callable[[str], str]:
+    return lambda service: f"{base.rstrip('/')}/ma_{service}"
+
+
+def up() -> None:
+    """Start the topology in the foreground; Ctrl-C (or ``make down``) stops it."""
+    base = os.environ.get("POSTGRES_URL", DEFAULT_POSTGRES)
+    topology = Topology(_database_urls(base), amqp_url=os.environ.get("AMQP_URL", DEFAULT_AMQP),
+                        gateway_port=int(os.environ.get("PORT", GATEWAY_PORT)))
+    print(f"Starting Membership Auto as local processes (PostgreSQL {base}, "
+          f"RabbitMQ {topology.amqp_url})", flush=True)
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        topology.start(progress=lambda line: print(line, flush=True))
+        RUN_DIR.mkdir(exist_ok=True)
+        PID_FILE.write_text(json.dumps({"launcher": os.getpid(), "processes": [
+            p.popen.pid for p in topology.all_processes() if p.popen]}))
+        print(f"Membership Auto is listening on {topology.url} "
+              f"(docs {topology.url}/api/docs/); Ctrl-C or `make down` stops it", flush=True)
+        while all(p.popen and p.popen.poll() is None for p in topology.all_processes()):
+            time.sleep(0.5)
+        print("a process exited; stopping the others", flush=True)
+    except KeyboardInterrupt:
+        print("stopping ...", flush=True)
+    finally:
+        topology.stop()
+        PID_FILE.unlink(missing_ok=True)
+        print("stopped", flush=True)
+
+
+def down() -> None:
+    """Stop a topology started by ``up`` in another terminal."""
+    if not PID_FILE.exists():
+        print("nothing to stop (no .run/local.json)")
+        return
+    state = json.loads(PID_FILE.read_text())
+    try:
+        os.kill(state["launcher"], signal.SIGTERM)
+    except ProcessLookupError:
+        for pid in state["processes"]:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        PID_FILE.unlink(missing_ok=True)
+    print("stopped")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["up", "down"])
+    {"up": up, "down": down}[parser.parse_args().command]()
+
+
+if __name__ == "__main__":
+    main()

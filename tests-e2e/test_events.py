@@ -1,0 +1,86 @@
+"""Events crossing the real broker: exactly-once effects and outbox durability."""
+
+import asyncio
+import json
+import subprocess
+import uuid
+
+import aio_pika
+import pytest
+
+from shared.events import EXCHANGE, Event
+from shared.testing import wait_until
+
+
+async def _publish(amqp_url: str, event: Event, times: int = 1) -> None:
+    connection = await aio_pika.connect_robust(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC,
+                                                  durable=True)
+        for _ in range(times):
+            await exchange.publish(
+                aio_pika.Message(event.to_json(), message_id=event.id,
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                routing_key=event.type)
+
+
+def _rewards(gateway, token: str) -> int:
+    return int(gateway.get("/api/auth/me/", headers={"Authorization": f"Bearer {token}"}
+                           ).json()["rewardsBalance"])
+
+
+async def test_referral_credited_twice_raises_rewards_once(gateway, users, amqp_url):
+    referrer = users.register()
+    token = referrer["accessToken"]
+    event = Event.new("referral.credited", "engagement", {
+        "referralId": str(uuid.uuid4()), "referrerUserId": referrer["user"]["id"],
+        "referredUserId": str(uuid.uuid4()), "reward": 1})
+    await _publish(amqp_url, event, times=2)
+    # The same referral credited again under a new event id changes nothing either.
+    again = Event.new("referral.credited", "engagement", event.data)
+    await _publish(amqp_url, again)
+    await wait_until(lambda: _rewards(gateway, token) == 1, timeout=15)
+    await asyncio.sleep(1.0)  # give a wrongly-applied duplicate the chance to show up
+    assert _rewards(gateway, token) == 1
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.broker_restart
+async def test_event_committed_while_broker_is_down_is_delivered_later(gateway, users,
+                                                                       amqp_url):
+    queue_name = f"e2e.outbox-{uuid.uuid4().hex[:8]}"
+    connection = await aio_pika.connect_robust(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC,
+                                                  durable=True)
+        queue = await channel.declare_queue(queue_name, durable=True)
+        await queue.bind(exchange, "user.registered")
+    email = users.unique_email()
+    try:
+        _rabbitmqctl("stop_app")
+        users.register(email=email)  # committed with the broker down: waits in the outbox
+    finally:
+        _rabbitmqctl("start_app")
+        _rabbitmqctl("await_startup")
+    connection = await aio_pika.connect_robust(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(queue_name, durable=True)
+        seen: list[dict] = []
+
+        async def drain() -> bool:
+            while (message := await queue.get(no_ack=True, fail=False)) is not None:
+                seen.append(json.loads(message.body))
+            return any(e["data"]["email"] == email for e in seen)
+
+        for _ in range(150):
+            if await drain():
+                break
+            await asyncio.sleep(0.2)
+        await queue.delete()
+    assert any(e["type"] == "user.registered" and e["data"]["email"] == email for e in seen)
