@@ -40,7 +40,7 @@ async def test_referral_credited_twice_raises_rewards_once(gateway, users, amqp_
     # The same referral credited again under a new event id changes nothing either.
     again = Event.new("referral.credited", "engagement", event.data)
     await _publish(amqp_url, again)
-    await wait_until(lambda: _rewards(gateway, token) == 1, timeout=15)
+    await wait_until(lambda: _rewards(gateway, token) == 1, within=15)
     await asyncio.sleep(1.0)  # give a wrongly-applied duplicate the chance to show up
     assert _rewards(gateway, token) == 1
 

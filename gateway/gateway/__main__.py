@@ -6,26 +6,22 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from shared.logging import configure_logging
 
 
 def main() -> None:
+    """Serve the gateway on ``HOST``:``PORT``."""
     settings = GatewaySettings()
-    try:
-        from shared.logging import configure_logging
-
-        configure_logging("gateway", settings.log_level)
-        log_config = None
-    except ImportError:  # pragma: no cover
-        log_config = uvicorn.config.LOGGING_CONFIG
+    configure_logging("gateway", settings.log_level, force=True)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
         http="httptools",
-        ws="websockets",
+        ws="websockets-sansio",
         access_log=False,
-        log_config=log_config,
+        log_config=None,
         proxy_headers=False,
     )
 

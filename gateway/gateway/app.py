@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from shared.tokens import AccessTokenVerifier, JwksSource
 from starlette.types import ASGIApp
 
 from gateway.dispatch import Gateway
@@ -20,6 +19,8 @@ from gateway.proxy import EdgePolicy, HttpProxy
 from gateway.ratelimit import SlidingWindowLimiter
 from gateway.settings import SERVICES, GatewaySettings
 from gateway.upstreams import LocalUpstream, build_upstreams, fetch_json
+from shared.logging import configure_logging
+from shared.tokens import AccessTokenVerifier, JwksSource
 
 
 def create_app(
@@ -38,6 +39,7 @@ def create_app(
     auth upstream's ``JWKS_PATH``).
     """
     settings = settings or GatewaySettings()
+    configure_logging("gateway", settings.log_level)
     upstreams = build_upstreams(
         SERVICES,
         settings.upstream_urls,

@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Mapping
 
-from shared.tokens import AccessTokenVerifier, InvalidToken
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +29,7 @@ from gateway.websocket_proxy import (
     accept_then_close,
     websocket_token,
 )
+from shared.tokens import AccessTokenVerifier, InvalidToken
 
 try:  # the shared logging module puts the request id on every log line
     from shared.logging import request_id_var

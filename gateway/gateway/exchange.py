@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shared.errors import error_body
 from starlette.types import Send
+
+from shared.errors import error_body
 
 JSON_HEADERS = (b"content-type", b"application/json")
 

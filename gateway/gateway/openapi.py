@@ -21,13 +21,16 @@ from gateway.upstreams import MissingUpstream, Upstream, fetch_json
 log = logging.getLogger("gateway.openapi")
 
 TITLE = "Membership Auto API"
+# The bundled Swagger UI (4.15, from the ``swagger-ui-bundle`` package) refuses to render
+# documents that declare 3.1; FastAPI's 3.1 output renders fine when declared 3.0.3.
+OPENAPI_VERSION = "3.0.3"
 
 
 def merge_documents(documents: Mapping[str, dict[str, Any]], *, version: str = "1.0.0"
                     ) -> dict[str, Any]:
     """One OpenAPI 3 document from the services' documents (keyed by service name)."""
     merged: dict[str, Any] = {
-        "openapi": "3.1.0",
+        "openapi": OPENAPI_VERSION,
         "info": {"title": TITLE, "version": version,
                  "description": "Every route of the platform, reached through the gateway."},
         "paths": {},
@@ -47,6 +50,8 @@ def merge_documents(documents: Mapping[str, dict[str, Any]], *, version: str = "
             for name, item in items.items():
                 target[renames.get((section, name), name)] = item
         for path, operations in (document.get("paths") or {}).items():
+            if not path.startswith("/api/"):  # a service's own /healthz etc. is not public
+                continue
             merged["paths"].setdefault(path, {}).update(operations)
         for tag in document.get("tags") or []:
             if tag.get("name") not in seen_tags:

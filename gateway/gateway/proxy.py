@@ -13,13 +13,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.tokens import AccessTokenVerifier, InvalidToken
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.exchange import Exchange, send_error
 from gateway.ratelimit import SlidingWindowLimiter
 from gateway.routing import LOGIN_PATH, REGISTER_PATH, TELEMETRY_PREFIX, Route, is_public
 from gateway.upstreams import ClientGone, Upstream, UpstreamError
+from shared.tokens import AccessTokenVerifier, InvalidToken
 
 log = logging.getLogger("gateway.proxy")
 

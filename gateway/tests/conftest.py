@@ -1,14 +1,4 @@
-# ruff: noqa: E402
 from __future__ import annotations
-
-import importlib
-import sys
-
-for _name in ("gateway", "shared"):
-    _mod = sys.modules.get(_name)
-    if _mod is not None and getattr(_mod, "__file__", None) is None:
-        del sys.modules[_name]
-    importlib.import_module(_name)
 
 import asyncio
 import json
@@ -126,7 +116,7 @@ class RunningServer:
         self.url = f"http://127.0.0.1:{port}"
         self.server = uvicorn.Server(uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-            ws="websockets"))
+            ws="websockets-sansio"))
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> RunningServer:

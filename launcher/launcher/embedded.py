@@ -52,7 +52,7 @@ def build_platform(data_dir: Path) -> ASGIApp:
 
 def main() -> None:
     """``make run``: serve the whole platform on ``http://127.0.0.1:$PORT``."""
-    configure_logging("platform", os.environ.get("LOG_LEVEL", "INFO"))
+    configure_logging("platform", os.environ.get("LOG_LEVEL", "INFO"), force=True)
     port = int(os.environ.get("PORT", "8000"))
     host = os.environ.get("HOST", "127.0.0.1")
     data_dir = Path(os.environ.get("DATA_DIR", "data")).resolve()

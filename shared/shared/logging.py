@@ -48,11 +48,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Send every log record to stderr as JSON tagged with ``service``."""
+def configure_logging(service: str, level: str = "INFO", *, force: bool = False) -> None:
+    """Send every log record to stderr as JSON tagged with ``service``.
+
+    App factories call it so a service run alone logs JSON; when logging is
+    already set up (the embedded launcher did it for the whole process) it is
+    left alone unless ``force`` is given.
+    """
+    root = logging.getLogger()
+    if not force and any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
-    root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # uvicorn's access log duplicates what the metrics already count.

@@ -41,7 +41,8 @@ def health_router(checks: Mapping[str, ReadinessCheck], *, timeout: float = 3.0)
         results: dict[str, str] = {}
         for name, check in checks.items():
             try:
-                await asyncio.wait_for(check(), timeout)
+                async with asyncio.timeout(timeout):
+                    await check()
                 results[name] = "ok"
             except Exception as exc:  # any failure means "not ready"; say which
                 results[name] = f"failed: {type(exc).__name__}"

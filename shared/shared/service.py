@@ -31,7 +31,8 @@ from shared.events import (
     SessionHandler,
     create_bus,
 )
-from shared.logging import RequestIdMiddleware
+from shared.events.outbox import STAGED_FLAG
+from shared.logging import RequestIdMiddleware, configure_logging
 from shared.migrations import upgrade_to_head
 from shared.observability import MetricsMiddleware, health_router
 from shared.settings import ServiceSettings
@@ -42,8 +43,6 @@ log = logging.getLogger("shared.service")
 StartupHook = Callable[[FastAPI], Awaitable[None]]
 Consumers = Mapping[str, Mapping[str, SessionHandler]]
 """queue name -> {event type -> handler(session, event)}"""
-
-_OUTBOX_DIRTY = "outbox_dirty"
 
 
 def _without_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
@@ -102,6 +101,7 @@ def create_service_app(
 ) -> FastAPI:
     """Build a service's FastAPI app; ``app.state`` holds ``settings``, ``db``,
     ``outbox``, ``bus`` and ``verifier`` for dependencies and domain code."""
+    configure_logging(settings.service_name, settings.log_level)
     database = Database(settings.effective_database_url)
     bus = create_bus(settings.amqp_url)
     relay = OutboxRelay(database.sessionmaker, event_tables, bus,
@@ -113,7 +113,7 @@ def create_service_app(
     ]
 
     def wake_relay(session: Session) -> None:
-        if session.info.pop(_OUTBOX_DIRTY, False):
+        if session.info.pop(STAGED_FLAG, False):
             relay.wake()
 
     database.on_commit(wake_relay)

@@ -1,27 +1,19 @@
-# ruff: noqa: E402  (the real ``shared`` package is restored before it is imported)
 """Access-token verification: what the gateway and every service accept and refuse."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import importlib
 import json
-import sys
 import time
 import uuid
 from typing import Any
-
-# pytest's importlib mode names this module ``shared.tests.test_tokens`` and may register
-# ``shared`` as a bare namespace for this folder first; put the real package back.
-if getattr(sys.modules.get("shared"), "__file__", "") is None:
-    del sys.modules["shared"]
-importlib.import_module("shared")
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
+
 from shared.tokens import AccessTokenVerifier, InvalidToken, Principal, static_jwks_source
 
 

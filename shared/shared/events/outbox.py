@@ -27,6 +27,9 @@ __all__ = ["IdempotentConsumer", "Outbox", "OutboxRelay"]
 
 logger = logging.getLogger("shared.events.outbox")
 
+STAGED_FLAG = "outbox_staged"
+"""Set in ``session.info`` by ``Outbox.add``, so a commit hook knows to wake the relay."""
+
 
 class Outbox:
     """Stages a service's events in its own database."""
@@ -52,6 +55,7 @@ class Outbox:
                 attempts=0,
             ),
         )
+        session.info[STAGED_FLAG] = True
         return event
 
 
@@ -164,5 +168,8 @@ class OutboxRelay:
             except Exception:
                 # Database trouble: log and try again at the next poll, never die.
                 logger.exception("outbox relay pass failed", extra={"event": "outbox.failed"})
+            # asyncio.timeout, not wait_for: on Python 3.11 cancelling a task parked in
+            # wait_for can leave it hanging forever, and stop() cancels this one.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wake.wait()

@@ -92,10 +92,10 @@ class RabbitMQBus:
         """
         exchange = (await self._ensure_connected())[1]
         try:
-            await asyncio.wait_for(
-                exchange.publish(_to_message(event), routing_key=event.type, mandatory=False),
-                timeout=self._publish_timeout,
-            )
+            # asyncio.timeout, not wait_for: on 3.11 a cancelled wait_for can hang forever.
+            async with asyncio.timeout(self._publish_timeout):
+                await exchange.publish(_to_message(event), routing_key=event.type,
+                                       mandatory=False)
         except (TimeoutError, aio_pika.exceptions.AMQPError, ConnectionError, OSError) as exc:
             raise BrokerUnavailable(f"publish of {event.type} {event.id} failed") from exc
 
@@ -222,10 +222,8 @@ class RabbitMQBus:
             timestamp=message.timestamp,
         )
         try:
-            await asyncio.wait_for(
-                channel.default_exchange.publish(copy, routing_key=queue),
-                timeout=self._publish_timeout,
-            )
+            async with asyncio.timeout(self._publish_timeout):
+                await channel.default_exchange.publish(copy, routing_key=queue)
             await message.ack()
         except Exception:
             logger.exception(

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
+
 from shared.events import reset_hub
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "broker_restart: stops and starts the local RabbitMQ; runs only with "
-        "MA_BROKER_RESTART_TESTS=1 because it disturbs everyone using that broker",
-    )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if os.environ.get("MA_BROKER_RESTART_TESTS") == "1":
-        return
-    skip = pytest.mark.skip(reason="set MA_BROKER_RESTART_TESTS=1 to restart the local broker")
-    for item in items:
-        if "broker_restart" in item.keywords:
-            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """A real broker restart: the robust connection recovers and the outbox loses nothing.
 
-Skipped unless ``MA_BROKER_RESTART_TESTS=1``: it stops the local RabbitMQ for everyone.
+It stops the local RabbitMQ and always starts it again, whatever happens.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
 from shared.events import Event, Outbox, OutboxRelay, define_event_tables
 from shared.events.rabbitmq import RabbitMQBus
 from shared.testing import wait_until
-from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 metadata = MetaData()
 tables = define_event_tables(metadata)

@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
+
 from shared.events import Event
 
 

@@ -6,6 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
 from shared.events import (
     Event,
     IdempotentConsumer,
@@ -16,8 +19,6 @@ from shared.events import (
 )
 from shared.events.rabbitmq import RabbitMQBus
 from shared.testing import wait_until
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 DEAD_BROKER_URL = "amqp://guest:guest@127.0.0.1:5999/"
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
+
 from shared.events import EXCHANGE, Event, create_bus
 from shared.events.rabbitmq import ATTEMPTS_HEADER, BrokerUnavailable, RabbitMQBus
 from shared.testing import wait_until

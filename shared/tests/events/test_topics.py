@@ -1,4 +1,5 @@
 import pytest
+
 from shared.events import topic_matches
 
 
