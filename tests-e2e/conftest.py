@@ -1,12 +1,16 @@
-"""The real topology for end-to-end tests: separate processes, PostgreSQL, RabbitMQ.
+"""The platform for end-to-end tests, driven only through the gateway URL.
 
-Started once per session with the same ``Topology`` that ``make up`` uses, on
-free ports and throwaway databases; tests talk to it only through the gateway.
+Every test runs against both ways of running it, each started once per session:
+``processes`` is the real topology (the same ``Topology`` that ``make up`` uses: a
+process per service, PostgreSQL, RabbitMQ, on free ports and throwaway databases);
+``embedded`` is what ``make run`` starts (one process, SQLite, in-process bus).
+Tests marked ``processes_only`` need the real broker and run on the first alone.
 """
 
 from __future__ import annotations
 
 import itertools
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +19,56 @@ from typing import Any
 import httpx
 import pytest
 
-from launcher.local import Topology, free_port
+from launcher.local import Process, Topology, free_port
 from shared import testing
 
 ADMIN_EMAIL = "admin@e2e.membershipauto.test"
 ADMIN_PASSWORD = "e2e-admin-password"
 _emails = itertools.count()
+
+
+# Settings that keep the suite fast and let it register many users from one address.
+TEST_ENV = {
+    "ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
+    "PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024",
+    "OUTBOX_POLL_INTERVAL": "0.2", "RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL": "5",
+    "RATE_LIMIT_REGISTER_PER_IP": "1000",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "processes_only: needs the real topology (broker)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "platform_url" in metafunc.fixturenames:
+        processes_only = metafunc.definition.get_closest_marker("processes_only")
+        modes = ["processes"] if processes_only else ["embedded", "processes"]
+        metafunc.parametrize("platform_mode", modes, scope="session")
+
+
+@pytest.fixture(scope="session")
+def embedded_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    """``python -m launcher.embedded`` (what ``make run`` starts) on a free port."""
+    data_dir = tmp_path_factory.mktemp("embedded-data")
+    port = free_port()
+    process = Process("embedded", port, {**TEST_ENV, "PORT": str(port),
+                                         "DATA_DIR": str(data_dir)}, "",
+                      open(data_dir / "platform.log", "ab"))  # noqa: SIM115
+    process.start(command=[sys.executable, "-m", "launcher.embedded"])
+    try:
+        Topology.wait_ready(process, progress=lambda _: None)
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def platform_url(platform_mode: str, request: pytest.FixtureRequest) -> str:
+    """The gateway URL of the platform this test runs against."""
+    if platform_mode == "embedded":
+        return str(request.getfixturevalue("embedded_platform").url)
+    return str(request.getfixturevalue("topology").url)
 
 
 @pytest.fixture(scope="session")
@@ -37,11 +85,7 @@ def topology(postgres_admin_url: str, amqp_url: str, tmp_path_factory: pytest.Te
 
     log_dir = Path(tmp_path_factory.mktemp("e2e-logs"))
     topo = Topology(database_url, amqp_url=amqp_url, gateway_port=free_port(),
-                    ports={"auth": [free_port()]}, log_dir=log_dir, extra_env={
-                        "ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
-                        "PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024",
-                        "OUTBOX_POLL_INTERVAL": "0.2", "RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL": "5",
-                        "RATE_LIMIT_REGISTER_PER_IP": "1000"})
+                    ports={"auth": [free_port()]}, log_dir=log_dir, extra_env=TEST_ENV)
     try:
         topo.start(progress=lambda _: None)
         yield topo
@@ -56,9 +100,9 @@ def topology(postgres_admin_url: str, amqp_url: str, tmp_path_factory: pytest.Te
 
 
 @pytest.fixture
-def gateway(topology: Topology) -> Iterator[httpx.Client]:
+def gateway(platform_url: str) -> Iterator[httpx.Client]:
     """An HTTP client for the gateway URL — the only door the tests use."""
-    with httpx.Client(base_url=topology.url, timeout=30) as client:
+    with httpx.Client(base_url=platform_url, timeout=30) as client:
         yield client
 
 

@@ -30,6 +30,7 @@ def _rewards(gateway, token: str) -> int:
                            ).json()["rewardsBalance"])
 
 
+@pytest.mark.processes_only
 async def test_referral_credited_twice_raises_rewards_once(gateway, users, amqp_url):
     referrer = users.register()
     token = referrer["accessToken"]
@@ -49,6 +50,7 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
 
 
+@pytest.mark.processes_only
 @pytest.mark.broker_restart
 async def test_event_committed_while_broker_is_down_is_delivered_later(gateway, users,
                                                                        amqp_url):

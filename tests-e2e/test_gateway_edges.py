@@ -4,6 +4,7 @@ import time
 import uuid
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 
@@ -93,3 +94,18 @@ def test_health_and_schema(gateway):
     schema = gateway.get("/api/schema/").json()
     assert "/api/auth/register/" in schema["paths"]
     assert "swagger" in gateway.get("/api/docs/").text.lower()
+
+
+@pytest.mark.processes_only
+def test_a_stopped_service_is_503_json_until_it_is_back(gateway, users, bearer, topology):
+    token = users.register()["accessToken"]
+    auth = topology.processes["auth"][0]
+    auth.stop()
+    try:
+        response = gateway.get("/api/auth/me/", headers=bearer(token))
+        assert response.status_code == 503
+        assert response.json() == {"error": "Service unavailable: auth"}
+    finally:
+        auth.start()
+        topology.wait_ready(auth, progress=lambda _: None)
+    assert gateway.get("/api/auth/me/", headers=bearer(token)).status_code == 200

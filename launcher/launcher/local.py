@@ -54,11 +54,15 @@ class Process:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        """Spawn the process (returns at once; see ``Topology.wait_ready``)."""
-        command = [sys.executable, "-m", "uvicorn", self.factory, "--factory",
-                   "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
-                   "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+    def start(self, command: list[str] | None = None) -> None:
+        """Spawn the process (returns at once; see ``Topology.wait_ready``).
+
+        By default uvicorn serves ``factory``; ``command`` runs something else.
+        """
+        command = command or [
+            sys.executable, "-m", "uvicorn", self.factory, "--factory", "--host", "127.0.0.1",
+            "--port", str(self.port), "--no-access-log", "--log-level", "warning",
+            "--loop", "uvloop", "--http", "httptools"]
         self.popen = subprocess.Popen(command, env={**os.environ, **self.env},
                                       stdout=self.log, stderr=subprocess.STDOUT if self.log
                                       else None, start_new_session=True)
@@ -124,7 +128,8 @@ class Topology:
         self.gateway.start()
         self.wait_ready(self.gateway, progress, timeout)
 
-    def wait_ready(self, process: Process, progress: Callable[[str], None],
+    @staticmethod
+    def wait_ready(process: Process, progress: Callable[[str], None],
                    timeout: float = 90.0) -> None:
         """Poll ``/readyz`` until it answers 200; fail if the process dies."""
         deadline = time.monotonic() + timeout

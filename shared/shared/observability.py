@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -64,14 +63,11 @@ class MetricsMiddleware:
         self.app = app
         self.service = service
 
-    def _route(self, scope: Scope) -> str:
-        app = scope.get("app")
-        router = getattr(app, "router", None)
-        for route in getattr(router, "routes", []):
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                return getattr(route, "path", scope["path"])
-        return "unmatched"
+    @staticmethod
+    def _route(scope: Scope) -> str:
+        # The router records the matched route in the scope; no second matching pass.
+        route = scope.get("route")
+        return str(getattr(route, "path", "unmatched"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in _UNTRACKED:

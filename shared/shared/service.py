@@ -20,6 +20,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlmodel import Session
 
+from shared.content_type import JsonBodyMiddleware
 from shared.db import Database, ensure_database_exists
 from shared.errors import install_error_handlers
 from shared.events import (
@@ -153,6 +154,7 @@ def create_service_app(
     app.include_router(health_router({"database": database.ping, "broker": bus.ping}))
     for router in routers:
         app.include_router(router)
+    app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -127,7 +127,13 @@ def drop_database(admin_url: str, url: str) -> None:
 async def serve_in_process(
     app: Any, base_url: str = "http://testserver"
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """Run ``app``'s lifespan and yield a client that calls it in process (no sockets)."""
+    """Run ``app``'s lifespan and yield a client that calls it in process (no sockets).
+
+    The in-process event hub starts empty, as it does when the embedded platform starts.
+    """
+    from shared.events import reset_hub
+
+    reset_hub()
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:

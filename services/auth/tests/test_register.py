@@ -60,3 +60,22 @@ async def test_malformed_json_is_a_400_not_a_422(client, api):
 async def test_each_user_gets_a_distinct_referral_code(client, api):
     codes = {(await api.register())["user"]["referralCode"] for _ in range(5)}
     assert len(codes) == 5
+
+
+async def test_a_body_that_is_not_json_is_415(client):
+    response = await client.post("/api/auth/register/", content=b"email=a@b.co",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 415
+    assert "error" in response.json()
+
+
+async def test_an_unknown_route_is_404_json(client):
+    response = await client.get("/api/auth/nothing/")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not found"}
+
+
+async def test_a_wrong_method_is_405_json(client):
+    response = await client.delete("/api/auth/register/")
+    assert response.status_code == 405
+    assert "error" in response.json()
