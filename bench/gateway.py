@@ -1,14 +1,14 @@
 """Gateway overhead on the real auth service: ``GET /api/auth/me/`` direct vs through it.
 
-Starts the auth service (``uvicorn auth.app:create_app --factory``, SQLite in a
-temporary DATA_DIR unless DATABASE_URL is set, e.g. to PostgreSQL) and the gateway
+Starts the auth service (``uvicorn auth.app:create_app --factory``, on a throwaway
+PostgreSQL database as in the real topology, or SQLite with ``--sqlite``) and the gateway
 (``uvicorn gateway.app:create_app --factory``) as separate processes, both on uvloop +
 httptools, registers a user through the gateway, then runs wrk (``--latency``) against
 the service directly and through the gateway at concurrency 1 and 32 in one run.
 Writes ``bench/results/gateway.{json,md}``: req/s, p50, p99, the added p50 at c=1 and
 the gateway/direct throughput ratio at c=32 (budget: < 1 ms, >= 0.5).
 
-    uv run python bench/gateway.py [--duration 10] [--standin]
+    uv run python bench/gateway.py [--duration 10] [--sqlite] [--standin]
 
 ``--standin`` measures against the tiny FastAPI stand-in (``bench/gateway_standin.py``)
 instead of auth (for when the auth service cannot start).
@@ -38,6 +38,8 @@ from gateway_bench_lib import (  # noqa: E402
     write_results,
 )
 
+from shared import testing  # noqa: E402
+
 PATH = "/api/auth/me/"
 OTHER_SERVICES = ("vehicles", "telematics", "appointments", "engagement", "chat", "files")
 
@@ -55,6 +57,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--standin", action="store_true")
+    parser.add_argument("--sqlite", action="store_true",
+                        help="auth on SQLite (the embedded mode's database) instead of PostgreSQL")
     args = parser.parse_args()
 
     service_port, gateway_port = free_port(), free_port()
@@ -63,16 +67,26 @@ def main() -> None:
     data_dir = tempfile.mkdtemp(prefix="bench-gateway-")
     bench_dir = str(Path(__file__).resolve().parent)
     token = None
+    admin_url = database_url = None
     if args.standin:
         _, jwks, token = make_keys()
         service = Process("standin", uvicorn_argv("gateway_standin:app", service_port),
                           {"BENCH_JWKS": json.dumps(jwks), "PYTHONPATH": bench_dir})
         subject = "stand-in FastAPI app (bench/gateway_standin.py)"
     else:
+        env = {"DATA_DIR": data_dir, "JWKS_URL": service_url + "/api/auth/jwks/",
+               "LOG_LEVEL": "WARNING"}
+        if args.sqlite:
+            subject = "auth service (uvicorn auth.app:create_app --factory, SQLite)"
+        else:
+            admin_url, _ = testing.resolve_postgres_admin_url()
+            if admin_url is None:
+                sys.exit("PostgreSQL is not reachable (set TEST_DATABASE_URL or use --sqlite)")
+            database_url = testing.create_throwaway_database(admin_url, prefix="ma_bench")
+            env["DATABASE_URL"] = database_url
+            subject = "auth service (uvicorn auth.app:create_app --factory, PostgreSQL)"
         service = Process("auth", uvicorn_argv("auth.app:create_app", service_port, factory=True),
-                          {"DATA_DIR": data_dir, "JWKS_URL": service_url + "/api/auth/jwks/",
-                           "LOG_LEVEL": "WARNING"})
-        subject = "auth service (uvicorn auth.app:create_app --factory, SQLite)"
+                          env)
     gateway_env = {f"UPSTREAM_{s.upper()}": "" for s in OTHER_SERVICES}
     gateway_env.update(UPSTREAM_AUTH=service_url, LOG_LEVEL="WARNING")
     gateway = None
@@ -100,6 +114,8 @@ def main() -> None:
         if gateway is not None:
             gateway.stop()
         service.stop()
+        if database_url and admin_url:
+            testing.drop_database(admin_url, database_url)
 
     by = {(r.label, r.connections): r for r in results}
     added_p50 = by[("through gateway", 1)].p50_ms - by[("direct", 1)].p50_ms
@@ -109,7 +125,8 @@ def main() -> None:
              f"{r.p99_ms:.3f} | {r.non_2xx} |" for r in results]
     table = (f"# Gateway overhead: `GET {PATH}` on the {subject}\n\n"
              f"`uv run python bench/gateway.py --duration {args.duration}"
-             f"{' --standin' if args.standin else ''}` — separate processes, uvicorn + uvloop + "
+             f"{' --sqlite' if args.sqlite else ''}{' --standin' if args.standin else ''}`"
+             " — separate processes, uvicorn + uvloop + "
              "httptools, wrk `--latency` on the same 2-core machine.\n\n" + "\n".join(rows)
              + f"\n\n- added median latency at c=1: **{added_p50:+.3f} ms** (budget < 1 ms)\n"
              f"- throughput through the gateway / direct at c=32: **{ratio:.2f}** "
