@@ -20,7 +20,7 @@ from gateway.exchange import Exchange, send_bytes, send_error
 from gateway.lifespan import LocalLifespans
 from gateway.observability import GatewayMetrics, readiness_body, upstream_states
 from gateway.openapi import SchemaAggregator
-from gateway.proxy import DROPPED_REQUEST_HEADERS, HttpProxy
+from gateway.proxy import HttpProxy, is_forwardable
 from gateway.routing import WEBSOCKET_ROUTES, resolve_api
 from gateway.upstreams import MissingUpstream, Upstream, UpstreamError
 from gateway.websocket_proxy import (
@@ -29,12 +29,8 @@ from gateway.websocket_proxy import (
     accept_then_close,
     websocket_token,
 )
+from shared.logging import request_id_var
 from shared.tokens import AccessTokenVerifier, InvalidToken
-
-try:  # the shared logging module puts the request id on every log line
-    from shared.logging import request_id_var
-except ImportError:  # pragma: no cover - only while shared.logging is being written
-    request_id_var = None  # type: ignore[assignment]
 
 log = logging.getLogger("gateway")
 
@@ -47,6 +43,8 @@ def _valid_request_id(value: bytes) -> bool:
 
 
 class Gateway:
+    """The gateway's ASGI app (built by ``gateway.app.create_app``)."""
+
     def __init__(
         self,
         *,
@@ -95,8 +93,7 @@ class Gateway:
                 break
         if not request_id:
             request_id = uuid.uuid4().hex
-        if request_id_var is not None:
-            request_id_var.set(request_id)
+        request_id_var.set(request_id)
         exchange = Exchange(request_id, time.perf_counter())
         scope["gateway.exchange"] = exchange
         metrics = self.metrics
@@ -172,11 +169,10 @@ class Gateway:
         for name, value in scope["headers"]:
             if name == _REQUEST_ID and _valid_request_id(value):
                 request_id = value.decode("ascii")
-            if name not in DROPPED_REQUEST_HEADERS or name in (b"upgrade", b"connection"):
-                if not name.startswith((b"x-user-", b"x-auth-", b"x-gateway-")):
-                    headers.append((name, value))
-        if request_id_var is not None:
-            request_id_var.set(request_id)
+            # The upgrade handshake headers stay: the upstream socket needs them.
+            if is_forwardable(name) or name in (b"upgrade", b"connection"):
+                headers.append((name, value))
+        request_id_var.set(request_id)
         client = scope.get("client")
         headers.append((_REQUEST_ID, request_id.encode()))
         headers.append((b"x-forwarded-for", (client[0] if client else "unknown").encode()))

@@ -38,6 +38,11 @@ DROPPED_REQUEST_HEADERS = frozenset({
 _FORGEABLE_PREFIXES = (b"x-user-", b"x-auth-", b"x-gateway-", b"x-forwarded-user")
 
 
+def is_forwardable(name: bytes) -> bool:
+    """Whether a client's request header (lower-case name) may travel to a service."""
+    return name not in DROPPED_REQUEST_HEADERS and not name.startswith(_FORGEABLE_PREFIXES)
+
+
 @dataclass
 class EdgePolicy:
     """Body limits and rate limiters shared by every request of one gateway."""
@@ -50,6 +55,8 @@ class EdgePolicy:
 
 
 class HttpProxy:
+    """Applies the edge checks to an API request, then streams it to its service."""
+
     def __init__(self, upstreams: Mapping[str, Upstream], verifier: AccessTokenVerifier,
                  policy: EdgePolicy, metrics: object | None = None) -> None:
         self.upstreams = upstreams
@@ -67,7 +74,7 @@ class HttpProxy:
         authorization = b""
         content_length: bytes | None = None
         for name, value in scope["headers"]:
-            if name in DROPPED_REQUEST_HEADERS or name.startswith(_FORGEABLE_PREFIXES):
+            if not is_forwardable(name):
                 continue
             if name == b"authorization":
                 authorization = value

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -101,22 +102,16 @@ def ensure_database_exists(url: str) -> None:
     parsed = sync_url(url)
     if parsed.get_backend_name() != "postgresql" or not parsed.database:
         return
-    params = {
-        "host": parsed.host or "127.0.0.1",
-        "port": parsed.port or 5432,
-        "user": parsed.username or "postgres",
-        "password": parsed.password,
-        "dbname": "postgres",
-        "autocommit": True,
-        "connect_timeout": 5,
-    }
-    with psycopg.connect(**{k: v for k, v in params.items() if v is not None}) as connection:
+    server = parsed.set(drivername="postgresql", database="postgres")
+    conninfo = server.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as connection:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                     (parsed.database,)).fetchone()
         if exists:
             return
         try:
-            connection.execute(f'CREATE DATABASE "{parsed.database}"')
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(
+                sql.Identifier(parsed.database)))
             log.info("database created", extra={"event": "database_created",
                                                 "database": parsed.database})
         except psycopg.errors.DuplicateDatabase:
