@@ -61,7 +61,7 @@ def main() -> None:
           f"docs http://{host}:{port}/api/docs/  data in {data_dir}  (Ctrl-C stops)",
           flush=True)
     uvicorn.run(platform, host=host, port=port, log_config=None, lifespan="on",
-                loop="uvloop", http="httptools", ws="websockets")
+                loop="uvloop", http="httptools", ws="websockets-sansio")
 
 
 if __name__ == "__main__":
