@@ -14,7 +14,7 @@ PASSWORD_MIN_LENGTH = 8
 
 class RegisterIn(CamelModel):
     email: str
-    password: str
+    password: str = Field(max_length=1024)
     name: str = Field(default="", max_length=150)
     phone: str | None = Field(default=None, max_length=32)
     referral_code: str | None = Field(default=None, max_length=32)
@@ -37,8 +37,8 @@ class RegisterIn(CamelModel):
 
 
 class LoginIn(CamelModel):
-    email: str
-    password: str
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
     device_id: str | None = Field(default=None, max_length=200)
 
 
@@ -47,8 +47,17 @@ class RefreshIn(CamelModel):
 
 
 class ProfilePatch(CamelModel):
+    """Only the fields sent are changed; ``phone: null`` clears the phone, a name cannot be null."""
+
     name: str | None = Field(default=None, max_length=150)
     phone: str | None = Field(default=None, max_length=32)
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("This field may not be null.")
+        return value
 
 
 class RoleIn(CamelModel):

@@ -67,3 +67,13 @@ async def test_role_change_for_unknown_user_is_404_and_bad_role_is_400(client, a
     bad = await client.post(f"/api/auth/users/{member['user']['id']}/role/",
                             json={"role": "king"}, headers=bearer(admin_token))
     assert bad.status_code == 400
+
+
+async def test_patch_me_refuses_a_null_name_but_clears_the_phone(client, api, bearer):
+    body = await api.register(phone="+1555")
+    headers = bearer(body["accessToken"])
+    null_name = await client.patch("/api/auth/me/", headers=headers, json={"name": None})
+    assert null_name.status_code == 400
+    assert null_name.json() == {"name": ["This field may not be null."]}
+    cleared = await client.patch("/api/auth/me/", headers=headers, json={"phone": None})
+    assert cleared.status_code == 200 and cleared.json()["phone"] is None
