@@ -76,6 +76,18 @@ def api(client: httpx.AsyncClient) -> AuthApi:
     return AuthApi(client)
 
 
+@pytest.fixture
+def api_factory() -> Any:
+    """``AuthApi`` for a client a test opened itself (e.g. around a restart)."""
+    return AuthApi
+
+
+@pytest.fixture
+def auth_settings_factory() -> Any:
+    """``auth_settings`` for tests that build their own app instances."""
+    return auth_settings
+
+
 @pytest.fixture(name="bearer")
 def bearer_fixture() -> Any:
     return bearer
