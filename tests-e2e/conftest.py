@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from launcher.catalog import SERVICES
 from launcher.local import Process, Topology, free_port
 from shared import testing
 
@@ -85,7 +86,8 @@ def topology(postgres_admin_url: str, amqp_url: str, tmp_path_factory: pytest.Te
 
     log_dir = Path(tmp_path_factory.mktemp("e2e-logs"))
     topo = Topology(database_url, amqp_url=amqp_url, gateway_port=free_port(),
-                    ports={"auth": [free_port()]}, log_dir=log_dir, extra_env=TEST_ENV)
+                    ports={spec.name: [free_port()] for spec in SERVICES}, log_dir=log_dir,
+                    extra_env=TEST_ENV)
     try:
         topo.start(progress=lambda _: None)
         yield topo

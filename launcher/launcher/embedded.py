@@ -32,7 +32,10 @@ def build_platform(data_dir: Path) -> ASGIApp:
     The gateway runs the services' lifespans (migrations, event relay, consumers).
     """
     services: dict[str, Any] = {}
-    auth_client: httpx.AsyncClient | None = None
+    # In-process clients of the services built so far, handed to the later ones for the
+    # few calls a service makes to another off the hot path (e.g. telematics asking
+    # vehicles about a vehicle its projection has not seen yet).
+    peers: dict[str, httpx.AsyncClient] = {}
     for spec in SERVICES:
         settings_class: Any = load(spec.settings)
         # Explicit values win over the environment: in one process, a DATABASE_URL
@@ -40,12 +43,13 @@ def build_platform(data_dir: Path) -> ASGIApp:
         settings = settings_class(database_url="", amqp_url="memory://", data_dir=data_dir)
         factory: Any = load(spec.factory)
         if spec.name == "auth":
-            services["auth"] = factory(settings)
-            auth_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=services["auth"]))
+            app = factory(settings)
         else:
-            assert auth_client is not None, "auth must come first in the catalog"
-            services[spec.name] = factory(settings, jwks_source=http_jwks_source(
-                "http://auth.internal/api/auth/jwks/", auth_client))
+            jwks = http_jwks_source("http://auth.internal/api/auth/jwks/", peers["auth"])
+            app = factory(settings, jwks_source=jwks, peers=dict(peers))
+        services[spec.name] = app
+        peers[spec.name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                             base_url=f"http://{spec.name}.internal")
     overrides = {f"upstream_{name}": "" for name in GATEWAY_SERVICES if name not in services}
     return create_gateway(GatewaySettings(**overrides), local_apps=services)
 
