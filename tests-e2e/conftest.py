@@ -86,7 +86,10 @@ def topology(postgres_admin_url: str, amqp_url: str, tmp_path_factory: pytest.Te
 
     log_dir = Path(tmp_path_factory.mktemp("e2e-logs"))
     topo = Topology(database_url, amqp_url=amqp_url, gateway_port=free_port(),
-                    ports={spec.name: [free_port()] for spec in SERVICES}, log_dir=log_dir,
+                    # Two telematics processes, as ops scale ingest: every telematics test
+                    # also exercises round-robin and processes sharing one database.
+                    ports={spec.name: [free_port()] for spec in SERVICES}
+                    | {"telematics": [free_port(), free_port()]}, log_dir=log_dir,
                     extra_env=TEST_ENV)
     try:
         topo.start(progress=lambda _: None)
@@ -138,6 +141,40 @@ class Users:
 @pytest.fixture
 def users(gateway: httpx.Client) -> Users:
     return Users(gateway)
+
+
+class Garage:
+    """Creating vehicles through the gateway."""
+
+    VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    @classmethod
+    def new_vin(cls) -> str:
+        """A random well-formed VIN (17 characters, no I, O or Q)."""
+        raw = uuid.uuid4().int
+        return "".join(cls.VIN_CHARS[(raw >> (5 * i)) % len(cls.VIN_CHARS)] for i in range(17))
+
+    def create(self, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
+        body = {"vin": self.new_vin(), "make": "Honda", "model": "Civic", "year": 2020}
+        body.update(fields)
+        response = self.client.post("/api/vehicles/", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+
+@pytest.fixture
+def garage(gateway: httpx.Client) -> Garage:
+    return Garage(gateway)
+
+
+@pytest.fixture
+def member(users: Users) -> dict[str, Any]:
+    """A freshly registered member: id and Authorization header."""
+    body = users.register()
+    return {"id": body["user"]["id"], "headers": bearer(body["accessToken"])}
 
 
 def bearer(token: str) -> dict[str, str]:

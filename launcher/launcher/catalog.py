@@ -21,6 +21,9 @@ class ServiceSpec:
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("auth", "auth.app:create_app", "auth.settings:AuthSettings", 8001),
+    ServiceSpec("vehicles", "vehicles.app:create_app", "vehicles.settings:VehiclesSettings", 8002),
+    ServiceSpec("telematics", "telematics.app:create_app",
+                "telematics.settings:TelematicsSettings", 8003),
 )
 
 GATEWAY_FACTORY = "gateway.app:create_app"

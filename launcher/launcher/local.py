@@ -99,11 +99,17 @@ class Topology:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         return open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed by the OS
 
+    def _port(self, spec: ServiceSpec) -> int:
+        return self.ports.get(spec.name, [spec.port])[0]
+
     def _service_env(self, spec: ServiceSpec) -> dict[str, str]:
-        auth_port = self.ports.get("auth", [8001])[0]
-        return {**self.extra_env, "DATABASE_URL": self.database_url(spec.name),
+        # <PEER>_URL for every service, for the few calls one makes to another
+        # (e.g. telematics' VEHICLES_URL); JWKS_URL points at auth.
+        peers = {f"{peer.name.upper()}_URL": f"http://127.0.0.1:{self._port(peer)}"
+                 for peer in self.services}
+        return {**self.extra_env, **peers, "DATABASE_URL": self.database_url(spec.name),
                 "AMQP_URL": self.amqp_url,
-                "JWKS_URL": f"http://127.0.0.1:{auth_port}/api/auth/jwks/"}
+                "JWKS_URL": f"{peers['AUTH_URL']}/api/auth/jwks/"}
 
     def start(self, progress: Callable[[str], None] = print, timeout: float = 90.0) -> None:
         """Start every service, wait until each is ready, then the gateway."""

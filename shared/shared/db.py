@@ -114,5 +114,7 @@ def ensure_database_exists(url: str) -> None:
                 sql.Identifier(parsed.database)))
             log.info("database created", extra={"event": "database_created",
                                                 "database": parsed.database})
-        except psycopg.errors.DuplicateDatabase:
-            pass  # another process of the same service won the race
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            # Another process of the same service created it first (a concurrent
+            # CREATE DATABASE fails on the catalog's unique index, not as a duplicate).
+            pass

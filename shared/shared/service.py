@@ -126,6 +126,10 @@ def create_service_app(
         await asyncio.to_thread(upgrade_to_head, migrations, url)
         connecting = asyncio.create_task(_connect_bus(bus, idempotent_consumers,
                                                      settings.service_name))
+        # Give the broker a moment so the queues exist before the first request: an
+        # event published to a queue nobody has declared yet is lost. A broker that is
+        # down does not hold the start-up; the task keeps trying in the background.
+        await asyncio.wait({connecting}, timeout=settings.bus_connect_grace_seconds)
         await relay.start()
         if on_startup is not None:
             await on_startup(app)

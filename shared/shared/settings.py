@@ -26,6 +26,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     outbox_poll_interval: float = 1.0
     consumer_max_attempts: int = 5
+    bus_connect_grace_seconds: float = Field(
+        default=5.0, description="How long start-up waits for the broker before serving")
 
     @property
     def effective_database_url(self) -> str:

@@ -1,0 +1,1 @@
+"""The vehicles service: members' vehicles, their OBD-II dongles and odometers."""

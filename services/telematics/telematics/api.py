@@ -1,0 +1,120 @@
+"""Routes under ``/api/telematics/``: parse, check ownership, call the domain, shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from shared.auth import CurrentPrincipal
+from shared.deps import DbSession, OutboxDep
+from shared.errors import ApiError, FieldErrors
+from telematics import ingest, queries, summary
+from telematics.ownership import require_own_vehicle
+from telematics.schemas import BatchAccepted, BatchIn, SamplesPage, SummaryOut, TripOut
+from telematics.settings import TelematicsSettings
+
+router = APIRouter(prefix="/api/telematics", tags=["telematics"])
+
+VehicleId = str
+
+
+def get_settings(request: Request) -> TelematicsSettings:
+    settings: TelematicsSettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[TelematicsSettings, Depends(get_settings)]
+
+
+async def own_vehicle(vehicle_id: str, request: Request, principal: CurrentPrincipal,
+                      session: DbSession, settings: SettingsDep) -> VehicleId:
+    """The path's vehicle id once the caller is known to own it (404 otherwise)."""
+    vehicles: httpx.AsyncClient = request.app.state.vehicles
+    await require_own_vehicle(session, vehicle_id, principal.user_id, vehicles=vehicles,
+                              authorization=request.headers.get("authorization", ""),
+                              timeout_s=settings.vehicles_timeout_seconds)
+    return vehicle_id
+
+
+OwnVehicle = Annotated[VehicleId, Depends(own_vehicle)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, or ``413`` once it grows past ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError("Request body too large", status_code=413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError("Request body too large", status_code=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _optional_int(name: str, raw: str | None, errors: dict[str, list[str]]) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        errors[name] = ["A valid integer is required."]
+        return None
+
+
+@router.post("/{vehicle_id}/", status_code=202, response_model=BatchAccepted,
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": BatchIn.model_json_schema(by_alias=True,
+                                                     ref_template="#/components/schemas/{model}"
+                                                     )}}}})
+async def upload_batch(vehicle_id: OwnVehicle, request: Request, principal: CurrentPrincipal,
+                       session: DbSession, outbox: OutboxDep,
+                       settings: SettingsDep) -> BatchAccepted:
+    """Store a telemetry batch (idempotent by window and by ``Idempotency-Key``)."""
+    body = await read_body(request, settings.max_body_bytes_telemetry)
+    batch = ingest.parse_batch(body, vehicle_id, max_samples=settings.max_samples_per_batch)
+    key = request.headers.get("idempotency-key") or None
+    if key is not None and len(key) > 200:
+        raise FieldErrors({"Idempotency-Key": ["Ensure this value has at most 200 characters."]})
+    result = await ingest.store_batch(session, outbox, batch, user_id=principal.user_id,
+                                      idempotency_key=key)
+    return BatchAccepted(batch_id=result.batch_id, accepted=result.accepted)
+
+
+@router.get("/{vehicle_id}/samples/", response_model=SamplesPage)
+async def list_samples(vehicle_id: OwnVehicle, session: DbSession, settings: SettingsDep,
+                       start: Annotated[str | None, Query(alias="from")] = None,
+                       end: Annotated[str | None, Query(alias="to")] = None,
+                       limit: str | None = None, cursor: str | None = None) -> Any:
+    """Samples in time order, ``from``/``to`` inclusive (epoch ms), keyset-paged."""
+    errors: dict[str, list[str]] = {}
+    start_ms = _optional_int("from", start, errors)
+    end_ms = _optional_int("to", end, errors)
+    page_size = _optional_int("limit", limit, errors)
+    if page_size is not None and page_size < 1:
+        errors["limit"] = ["Ensure this value is greater than or equal to 1."]
+    if errors:
+        raise FieldErrors(errors)
+    after = queries.decode_cursor(cursor) if cursor else None
+    page_size = min(page_size or settings.samples_page_default, settings.samples_page_max)
+    rows, next_cursor = await queries.page_samples(session, vehicle_id, start=start_ms,
+                                                   end=end_ms, limit=page_size, after=after)
+    return JSONResponse({"samples": rows, "next": next_cursor})
+
+
+@router.get("/{vehicle_id}/summary/", response_model=SummaryOut)
+async def get_summary(vehicle_id: OwnVehicle, session: DbSession) -> SummaryOut:
+    """Totals over the vehicle's samples (formulas in ``telematics.summary``)."""
+    return SummaryOut.model_validate(await summary.vehicle_summary(session, vehicle_id))
+
+
+@router.get("/{vehicle_id}/trips/", response_model=list[TripOut])
+async def list_trips(vehicle_id: OwnVehicle, session: DbSession) -> list[TripOut]:
+    """The vehicle's trips, oldest first."""
+    return [TripOut.model_validate(trip) for trip in
+            await summary.vehicle_trips(session, vehicle_id)]

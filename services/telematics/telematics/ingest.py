@@ -1,0 +1,290 @@
+"""Telemetry upload: validate a batch, dedupe it, store it whole with ``COPY``.
+
+The hot path of the service (ops scale it out for this), so it is lean on purpose:
+
+- validation is a plain loop over the decoded JSON (no Pydantic per sample);
+- the batch row, every sample and the outbox event(s) go in **one** transaction: a
+  batch is stored whole or not at all;
+- dedupe is the database's job: ``telemetry_batches`` has unique constraints on
+  (vehicle, startTimestamp, endTimestamp) and (vehicle, Idempotency-Key), and the batch
+  row is inserted first with ``ON CONFLICT DO NOTHING``, so of two concurrent copies of
+  a batch (even on two processes) one stores and the other answers with its batchId;
+- samples are written set-based: ``COPY ... FROM STDIN`` on PostgreSQL (psycopg 3, on
+  the session's own connection, inside its transaction), one ``executemany`` on SQLite.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.errors import REQUIRED_MESSAGE, FieldErrors
+from shared.events import Outbox
+from telematics.models import (
+    KNOWN_FIELDS,
+    SAMPLE_COLUMNS,
+    TelemetryBatch,
+    VehicleDtcs,
+    new_id,
+    samples,
+    utcnow,
+)
+
+MAX_SAMPLES = 10_000
+MAX_FIELD_ERRORS = 50  # a 10,000-sample batch of garbage needs no 10,000-line answer
+_BIGINT = 2**63
+_KNOWN_INDEX = {name: index for index, name in enumerate(KNOWN_FIELDS)}
+_COPY_SQL = f"COPY samples ({', '.join(SAMPLE_COLUMNS)}) FROM STDIN"
+
+INTEGER_MESSAGE = "A valid integer is required."
+NUMBER_MESSAGE = "A valid number is required."
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A validated upload. ``rows`` are ``[t, speed, fuelRate, odometer, rpm,
+    coolantTemp, extra]`` in the order sent (``extra``: dict of unknown keys or None)."""
+
+    vehicle_id: str
+    start_timestamp: int
+    end_timestamp: int
+    rows: list[list[Any]]
+    dtc_list: list[str] | None
+    max_odometer: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    batch_id: str
+    accepted: int
+    duplicate: bool
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int and -_BIGINT <= value < _BIGINT  # type: ignore[operator]
+
+
+def parse_batch(body: bytes, vehicle_id: str, *, max_samples: int = MAX_SAMPLES) -> Batch:
+    """Decode and validate an upload body, or raise ``FieldErrors`` naming each bad field
+    (``vehicleId``, ``startTimestamp``, ``endTimestamp``, ``samples``,
+    ``samples.<index>.<field>``, ``dtcList``)."""
+    if not body.strip():
+        raise FieldErrors({"nonFieldErrors": ["A JSON body is required."]})
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FieldErrors({"nonFieldErrors": ["Malformed JSON body."]}) from exc
+    if type(data) is not dict:
+        raise FieldErrors({"nonFieldErrors": ["Expected a JSON object."]})
+
+    errors: dict[str, list[str]] = {}
+    body_vehicle = data.get("vehicleId")
+    if body_vehicle is None:
+        errors["vehicleId"] = [REQUIRED_MESSAGE]
+    elif body_vehicle != vehicle_id:
+        errors["vehicleId"] = ["Must match the vehicle id in the URL."]
+    start, end = data.get("startTimestamp"), data.get("endTimestamp")
+    for name, value in (("startTimestamp", start), ("endTimestamp", end)):
+        if value is None:
+            errors[name] = [REQUIRED_MESSAGE]
+        elif not _is_int(value):
+            errors[name] = [INTEGER_MESSAGE]
+    if "startTimestamp" not in errors and "endTimestamp" not in errors and start > end:
+        errors["startTimestamp"] = ["Must not be after endTimestamp."]
+        errors["endTimestamp"] = ["Must not be before startTimestamp."]
+
+    dtc_list = _parse_dtcs(data.get("dtcList"), errors)
+    raw_samples = data.get("samples")
+    rows: list[list[Any]] = []
+    max_odometer: float | None = None
+    if raw_samples is None:
+        errors["samples"] = [REQUIRED_MESSAGE]
+    elif type(raw_samples) is not list:
+        kind = type(raw_samples).__name__
+        errors["samples"] = [f'Expected a list of items but got type "{kind}".']
+    elif len(raw_samples) > max_samples:
+        errors["samples"] = [f"Ensure this field has no more than {max_samples} elements."]
+    else:
+        rows, max_odometer = _parse_samples(raw_samples, errors)
+    if errors:
+        raise FieldErrors(errors)
+    return Batch(vehicle_id=vehicle_id, start_timestamp=start, end_timestamp=end, rows=rows,
+                 dtc_list=dtc_list, max_odometer=max_odometer)
+
+
+def _parse_samples(raw_samples: list[Any], errors: dict[str, list[str]]
+                   ) -> tuple[list[list[Any]], float | None]:
+    rows: list[list[Any]] = []
+    max_odometer: float | None = None
+    known = _KNOWN_INDEX
+    isfinite = math.isfinite
+    for index, sample in enumerate(raw_samples):
+        if len(errors) >= MAX_FIELD_ERRORS:
+            break
+        if type(sample) is not dict:
+            errors[f"samples.{index}"] = ["Expected an object."]
+            continue
+        row: list[Any] = [None, None, None, None, None, None, None]
+        extra: dict[str, Any] | None = None
+        for key, value in sample.items():
+            if key == "t":
+                if _is_int(value):
+                    row[0] = value
+                else:
+                    errors[f"samples.{index}.t"] = [INTEGER_MESSAGE]
+                continue
+            position = known.get(key)
+            if position is None:
+                if extra is None:
+                    extra = {}
+                extra[key] = value
+            elif value is None:
+                continue
+            elif (type(value) is float and isfinite(value)) or type(value) is int:
+                row[position + 1] = value
+            else:
+                errors[f"samples.{index}.{key}"] = [NUMBER_MESSAGE]
+        if row[0] is None and f"samples.{index}.t" not in errors:
+            errors[f"samples.{index}.t"] = [REQUIRED_MESSAGE]
+        row[6] = extra
+        odometer = row[3]
+        if odometer is not None and (max_odometer is None or odometer > max_odometer):
+            max_odometer = odometer
+        rows.append(row)
+    return rows, max_odometer
+
+
+def _parse_dtcs(value: Any, errors: dict[str, list[str]]) -> list[str] | None:
+    if value is None:
+        return None
+    if type(value) is not list or not all(type(c) is str and c.strip() for c in value):
+        errors["dtcList"] = ["Expected a list of DTC codes (non-empty strings)."]
+        return None
+    return list(dict.fromkeys(code.strip().upper() for code in value))
+
+
+def _dialect_insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    """``INSERT`` the batch row unless it conflicts with a stored one, ``RETURNING id``.
+    Built once per dialect (bound parameters), so the hot path skips statement building."""
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = ("id", "vehicle_id", "start_timestamp", "end_timestamp", "idempotency_key",
+               "accepted", "created_at")
+    return (insert_(TelemetryBatch).values({name: bindparam(name) for name in columns})
+            .on_conflict_do_nothing().returning(TelemetryBatch.id))  # type: ignore[arg-type]
+
+
+async def store_batch(session: AsyncSession, outbox: Outbox, batch: Batch, *, user_id: str,
+                      idempotency_key: str | None) -> IngestResult:
+    """Store ``batch`` (batch row + samples + events) in one transaction and commit, or
+    find the batch it repeats and store nothing."""
+    batch_id = new_id()
+    accepted = len(batch.rows)
+    connection = await session.connection()
+    claim = _claim_statement(connection.dialect.name)
+    claimed = (await connection.execute(claim, {
+        "id": batch_id, "vehicle_id": batch.vehicle_id, "start_timestamp": batch.start_timestamp,
+        "end_timestamp": batch.end_timestamp, "idempotency_key": idempotency_key,
+        "accepted": accepted, "created_at": utcnow()})).first()
+    if claimed is None:
+        first_id, first_accepted = await find_duplicate(session, batch, idempotency_key)
+        await session.rollback()
+        return IngestResult(batch_id=first_id, accepted=first_accepted, duplicate=True)
+
+    await write_samples(session, batch_id, batch)
+    await outbox.add(session, "telematics.batch.ingested", {
+        "vehicleId": batch.vehicle_id, "batchId": batch_id, "samples": accepted,
+        "maxOdometer": batch.max_odometer, "endTimestamp": batch.end_timestamp})
+    if batch.dtc_list is not None:
+        new_codes = await replace_active_dtcs(session, batch.vehicle_id, batch.dtc_list,
+                                              as_of=batch.end_timestamp)
+        if new_codes:
+            await outbox.add(session, "telematics.alert", {
+                "vehicleId": batch.vehicle_id, "userId": user_id, "dtcs": new_codes})
+    await session.commit()
+    return IngestResult(batch_id=batch_id, accepted=accepted, duplicate=False)
+
+
+async def find_duplicate(session: AsyncSession, batch: Batch,
+                         idempotency_key: str | None) -> tuple[str, int]:
+    """The stored batch that ``batch`` repeats (same window, or same Idempotency-Key)."""
+    same_window = (TelemetryBatch.start_timestamp == batch.start_timestamp) & (
+        TelemetryBatch.end_timestamp == batch.end_timestamp)
+    match = same_window if idempotency_key is None else (
+        same_window | (TelemetryBatch.idempotency_key == idempotency_key))
+    query = (select(TelemetryBatch.id, TelemetryBatch.accepted)
+             .where(TelemetryBatch.vehicle_id == batch.vehicle_id, match)
+             .order_by(TelemetryBatch.created_at))
+    found = (await _run(session, query)).first()
+    if found is None:  # cannot happen: a conflict means a committed row exists
+        raise RuntimeError("batch conflict without a stored batch")
+    return str(found[0]), int(found[1])
+
+
+async def write_samples(session: AsyncSession, batch_id: str, batch: Batch) -> None:
+    """Append the batch's samples in the session's transaction, set-based."""
+    if not batch.rows:
+        return
+    connection = await session.connection()
+    vehicle_id = batch.vehicle_id
+    if connection.dialect.name == "postgresql":
+        raw = (await connection.get_raw_connection()).driver_connection
+        dumps = json.dumps
+        async with raw.cursor() as cursor, cursor.copy(_COPY_SQL) as copy:
+            write_row = copy.write_row
+            for seq, (t, speed, fuel, odo, rpm, coolant, extra) in enumerate(batch.rows):
+                await write_row((vehicle_id, t, batch_id, seq, speed, fuel, odo, rpm, coolant,
+                                 None if extra is None else dumps(extra)))
+        return
+    await connection.execute(insert(samples), [
+        {"vehicle_id": vehicle_id, "t": t, "batch_id": batch_id, "seq": seq, "speed": speed,
+         "fuel_rate": fuel, "odometer": odo, "rpm": rpm, "coolant_temp": coolant,
+         "extra": extra}
+        for seq, (t, speed, fuel, odo, rpm, coolant, extra) in enumerate(batch.rows)])
+
+
+async def replace_active_dtcs(session: AsyncSession, vehicle_id: str, codes: list[str], *,
+                              as_of: int) -> list[str]:
+    """Make ``codes`` the vehicle's active DTCs and return those not active before.
+
+    The row is locked (``FOR UPDATE``) so two concurrent batches cannot both announce the
+    same new code. A batch older than the one that set the current codes (``as_of``)
+    changes nothing and announces nothing: it is stale news.
+    """
+    seed = _dialect_insert(session, VehicleDtcs).values(
+        vehicle_id=vehicle_id, codes=[], as_of=-_BIGINT)
+    await _run(session, seed.on_conflict_do_nothing(index_elements=["vehicle_id"]))
+    query = (select(VehicleDtcs.codes, VehicleDtcs.as_of)
+             .where(VehicleDtcs.vehicle_id == vehicle_id).with_for_update())
+    current = (await _run(session, query)).one()
+    previous, previous_as_of = list(current[0] or []), int(current[1])
+    if as_of < previous_as_of:
+        return []
+    await _run(session, update(VehicleDtcs).where(VehicleDtcs.vehicle_id == vehicle_id)
+               .values(codes=codes, as_of=as_of))
+    active = set(previous)
+    return [code for code in codes if code not in active]
+
+
+async def active_dtcs(session: AsyncSession, vehicle_id: str) -> list[str]:
+    """The vehicle's active DTC codes (empty when none were ever reported)."""
+    query = select(VehicleDtcs.codes).where(VehicleDtcs.vehicle_id == vehicle_id)
+    row = (await _run(session, query)).first()
+    return list(row[0]) if row and row[0] else []
+
+
+async def _run(session: AsyncSession, statement: Any) -> Any:
+    """Execute a Core statement in the session's transaction (no ORM objects)."""
+    return await (await session.connection()).execute(statement)

@@ -1,0 +1,177 @@
+"""Telematics service tests: the real app in process, on SQLite and on PostgreSQL.
+
+Tokens are signed with a test RSA key whose JWK set the app gets as ``jwks_source``.
+The vehicles service (another package, not imported here) is stood in for by an
+``httpx.MockTransport`` that answers ``GET /api/vehicles/{id}/`` like CONTRACT.md says;
+the ownership projection is fed with real ``vehicle.*`` events through the in-process hub.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from sqlalchemy import func, select
+
+from shared.events import Event, MemoryBus, get_hub
+from shared.testing import serve_in_process, wait_until
+from shared.tokens import static_jwks_source
+from telematics.app import create_app
+from telematics.models import TelemetryBatch, samples
+from telematics.settings import TelematicsSettings
+
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+KID = "telematics-test"
+JWKS = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(KEY.public_key())), "kid": KID,
+                  "alg": "RS256", "use": "sig"}]}
+T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z in epoch ms
+
+
+def make_token(user_id: str, role: str = "member") -> str:
+    now = int(time.time())
+    claims = {"sub": user_id, "role": role, "tier": None, "typ": "access",
+              "jti": str(uuid.uuid4()), "iat": now, "exp": now + 3600}
+    return jwt.encode(claims, KEY, algorithm="RS256", headers={"kid": KID})
+
+
+class VehiclesStandIn:
+    """Answers ``GET /api/vehicles/{id}/`` like the vehicles service: 200 for the
+    caller's vehicle, 404 otherwise; ``down`` makes every call fail to connect."""
+
+    def __init__(self) -> None:
+        self.owners: dict[str, str] = {}
+        self.calls: list[str] = []
+        self.down = False
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request.url.path)
+        if self.down:
+            raise httpx.ConnectError("vehicles is down", request=request)
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        caller = jwt.decode(token, options={"verify_signature": False})["sub"]
+        vehicle_id = request.url.path.removeprefix("/api/vehicles/").strip("/")
+        if self.owners.get(vehicle_id) != caller:
+            return httpx.Response(404, json={"error": "Vehicle not found"})
+        return httpx.Response(200, json={"id": vehicle_id, "user": caller, "vin": "X" * 17,
+                                         "make": "Honda", "model": "Civic", "year": 2020})
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.MockTransport(self.handler),
+                                 base_url="http://vehicles")
+
+
+def telematics_settings(database_url: str, **overrides: Any) -> TelematicsSettings:
+    values: dict[str, Any] = {"database_url": database_url, "amqp_url": "memory://",
+                              "outbox_poll_interval": 0.05}
+    values.update(overrides)
+    return TelematicsSettings(**values)
+
+
+@pytest.fixture
+def vehicles() -> VehiclesStandIn:
+    return VehiclesStandIn()
+
+
+@pytest.fixture
+async def app(database_url: str, vehicles: VehiclesStandIn) -> AsyncIterator[Any]:
+    peer = vehicles.client()
+    yield create_app(telematics_settings(database_url), jwks_source=static_jwks_source(JWKS),
+                     peers={"vehicles": peer})
+    await peer.aclose()
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_in_process(app) as client:
+        yield client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def samples_from(start: int, count: int, step_ms: int = 1000, **fields: Any) -> list[dict]:
+    return [{"t": start + i * step_ms, **fields} for i in range(count)]
+
+
+class TelematicsApi:
+    """What tests do over and over against one in-process telematics app."""
+
+    T0 = T0
+    bearer = staticmethod(bearer)
+    samples = staticmethod(samples_from)
+    token = staticmethod(make_token)
+
+    def __init__(self, app: Any, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+
+    async def publish_vehicle(self, kind: str, vehicle_id: str, user_id: str) -> None:
+        """Deliver ``vehicle.<kind>`` to the projection and wait until it is applied."""
+        hub = get_hub()
+        await wait_until(lambda: "telematics.vehicles" in hub.queues)
+        hub.route(Event.new(f"vehicle.{kind}", "vehicles", {
+            "vehicleId": vehicle_id, "userId": user_id, "vin": "1HGCM82633A004352",
+            "dongleId": None}))
+        await hub.wait_idle()
+
+    async def new_owner(self) -> tuple[str, str, str]:
+        """A user with one vehicle known to the projection: (user id, token, vehicle id)."""
+        user_id, vehicle_id = str(uuid.uuid4()), str(uuid.uuid4())
+        await self.publish_vehicle("created", vehicle_id, user_id)
+        return user_id, make_token(user_id), vehicle_id
+
+    async def upload(self, token: str, vehicle_id: str, sample_list: list[dict] | None = None,
+                     *, start: int | None = None, end: int | None = None,
+                     headers: dict[str, str] | None = None, **extra: Any) -> httpx.Response:
+        sample_list = samples_from(T0, 3, speed=10.0) if sample_list is None else sample_list
+        times = [s["t"] for s in sample_list if isinstance(s, dict) and "t" in s] or [T0]
+        body = {"vehicleId": vehicle_id,
+                "startTimestamp": min(times) if start is None else start,
+                "endTimestamp": max(times) if end is None else end,
+                "samples": sample_list, **extra}
+        return await self.client.post(f"/api/telematics/{vehicle_id}/", json=body,
+                                      headers={**bearer(token), **(headers or {})})
+
+    async def count(self, what: str = "samples") -> int:
+        table: Any = samples if what == "samples" else TelemetryBatch
+        async with self.app.state.db.session() as session:
+            return int((await session.exec(select(func.count()).select_from(table))).scalar_one())
+
+
+@pytest.fixture
+def api(app: Any, client: httpx.AsyncClient) -> TelematicsApi:
+    return TelematicsApi(app, client)
+
+
+class EventRecorder:
+    """Records the events of the given types published on the in-process hub."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.bus = MemoryBus()
+
+    async def start(self, *types: str) -> EventRecorder:
+        async def record(event: Event) -> None:
+            self.events.append(event)
+
+        await self.bus.subscribe(f"test.{uuid.uuid4().hex}", list(types), record)
+        return self
+
+    def of(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.type == kind]
+
+
+@pytest.fixture
+async def recorder(client: httpx.AsyncClient) -> AsyncIterator[EventRecorder]:
+    recorder = await EventRecorder().start("telematics.#")
+    yield recorder
+    await recorder.bus.close()
