@@ -85,7 +85,8 @@ def topology(postgres_admin_url: str, amqp_url: str, tmp_path_factory: pytest.Te
         return url
 
     log_dir = Path(tmp_path_factory.mktemp("e2e-logs"))
-    topo = Topology(database_url, amqp_url=amqp_url, gateway_port=free_port(),
+    vhost_url, drop_vhost = testing.create_throwaway_vhost(amqp_url, prefix="ma_e2e")
+    topo = Topology(database_url, amqp_url=vhost_url, gateway_port=free_port(),
                     # Two telematics processes, as ops scale ingest: every telematics test
                     # also exercises round-robin and processes sharing one database.
                     ports={spec.name: [free_port()] for spec in SERVICES}
@@ -102,6 +103,7 @@ def topology(postgres_admin_url: str, amqp_url: str, tmp_path_factory: pytest.Te
         topo.stop()
         for url in databases:
             testing.drop_database(postgres_admin_url, url)
+        drop_vhost()
 
 
 @pytest.fixture

@@ -31,7 +31,8 @@ def _rewards(gateway, token: str) -> int:
 
 
 @pytest.mark.processes_only
-async def test_referral_credited_twice_raises_rewards_once(gateway, users, amqp_url):
+async def test_referral_credited_twice_raises_rewards_once(gateway, users, topology):
+    amqp_url = topology.amqp_url
     referrer = users.register()
     token = referrer["accessToken"]
     event = Event.new("referral.credited", "engagement", {
@@ -53,7 +54,8 @@ def _rabbitmqctl(*args: str) -> None:
 @pytest.mark.processes_only
 @pytest.mark.broker_restart
 async def test_event_committed_while_broker_is_down_is_delivered_later(gateway, users,
-                                                                       amqp_url):
+                                                                       topology):
+    amqp_url = topology.amqp_url
     queue_name = f"e2e.outbox-{uuid.uuid4().hex[:8]}"
     connection = await aio_pika.connect_robust(amqp_url)
     async with connection:

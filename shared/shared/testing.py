@@ -80,6 +80,34 @@ def resolve_postgres_admin_url() -> tuple[str | None, Cleanup]:
     return None, _nothing
 
 
+def create_throwaway_vhost(amqp_url: str, prefix: str = "ma_test") -> tuple[str, Cleanup]:
+    """A fresh RabbitMQ virtual host on the broker of ``amqp_url``, and its deletion.
+
+    A platform started for a test or a benchmark declares the same durable queues as
+    any other on the broker (``vehicles.odometer``, ...); its own vhost keeps their
+    messages apart and deleting it removes them all. Needs ``rabbitmqctl`` on this
+    machine (the local broker); elsewhere (a container, a remote broker) the URL is
+    returned unchanged.
+    """
+    import shutil
+    import subprocess
+
+    parts = urlsplit(amqp_url)
+    if shutil.which("rabbitmqctl") is None or parts.hostname not in ("127.0.0.1", "localhost"):
+        return amqp_url, _nothing
+    vhost = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    user = parts.username or "guest"
+
+    def rabbitmqctl(*args: str) -> None:
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True,
+                       timeout=60)
+
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+    return urlunsplit(parts._replace(path=f"/{vhost}")), lambda: rabbitmqctl(
+        "delete_vhost", vhost)
+
+
 def require(url: str | None, what: str) -> str:
     """Return ``url``, or skip the test when it is None (fail instead under ``CI=true``)."""
     if url is not None:
