@@ -1,6 +1,7 @@
 """The contract's error bodies, whatever raised them."""
 
 import httpx
+import sqlalchemy.exc
 from fastapi import FastAPI
 
 from shared.content_type import JsonBodyMiddleware
@@ -29,6 +30,10 @@ def make_app() -> FastAPI:
     @app.get("/fields/")
     async def fields() -> None:
         raise FieldErrors({"samples.3.speed": "A valid number is required."})
+
+    @app.get("/database-gone/")
+    async def database_gone() -> None:
+        raise sqlalchemy.exc.OperationalError("SELECT 1", {}, ConnectionError("reset"))
 
     @app.get("/boom/")
     async def boom() -> None:
@@ -95,3 +100,9 @@ def test_nested_locations_become_dotted_paths():
     errors = [{"type": "float_parsing", "loc": ("body", "samples", 2, "speed"),
                "msg": "Input should be a valid number"}]
     assert validation_fields(errors) == {"samples.2.speed": ["Input should be a valid number"]}
+
+
+async def test_a_lost_database_connection_is_503_json():
+    response = await call("GET", "/database-gone/")
+    assert response.status_code == 503
+    assert response.json() == {"error": "Service unavailable: database"}
