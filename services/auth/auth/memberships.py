@@ -7,9 +7,10 @@ from datetime import timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from auth.models import Membership, Plan, User, utcnow
+from auth.models import Membership, Plan, User
 from shared.errors import Conflict, NotFound
 from shared.events import Outbox
+from shared.models import utcnow
 
 
 async def list_plans(session: AsyncSession) -> list[Plan]:

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Column, DateTime, String, UniqueConstraint
+from sqlalchemy import Column, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import JSON, Field, SQLModel
 
 from shared.events import define_event_tables
-
-
-def utcnow() -> datetime:
-    """Timezone-aware now, the only clock the service uses."""
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    """A new UUID as a string (ids travel as strings everywhere)."""
-    return str(uuid.uuid4())
-
-
-def _ts(nullable: bool = False) -> Column:  # type: ignore[type-arg]
-    return Column(DateTime(timezone=True), nullable=nullable)
+from shared.models import new_id, timestamp_column, utcnow
 
 
 class AuthTable(SQLModel, registry=registry()):
@@ -43,7 +29,7 @@ class User(AuthTable, table=True):
     referred_by_code: str | None = None
     membership_id: str | None = None
     rewards_balance: int = 0
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
 class RefreshToken(AuthTable, table=True):
@@ -55,10 +41,10 @@ class RefreshToken(AuthTable, table=True):
     user_id: str = Field(index=True, max_length=36)
     family_id: str = Field(index=True, max_length=36)
     device_id: str | None = None
-    issued_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    expires_at: datetime = Field(sa_column=_ts())
-    used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    issued_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    expires_at: datetime = Field(sa_column=timestamp_column())
+    used_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
 
 
 class SigningKey(AuthTable, table=True):
@@ -68,7 +54,7 @@ class SigningKey(AuthTable, table=True):
 
     kid: str = Field(primary_key=True, max_length=64)
     private_pem: str
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
 class Plan(AuthTable, table=True):
@@ -89,9 +75,10 @@ class Membership(AuthTable, table=True):
     plan_id: str = Field(max_length=36)
     tier: str
     status: str = "active"
-    started_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    next_billing_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    cancelled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    started_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    next_billing_at: datetime | None = Field(default=None,
+                                             sa_column=timestamp_column(nullable=True))
+    cancelled_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
 
 
 class CreditedReferral(AuthTable, table=True):
@@ -102,7 +89,7 @@ class CreditedReferral(AuthTable, table=True):
 
     referral_id: str = Field(primary_key=True, max_length=36)
     referrer_user_id: str = Field(max_length=36)
-    credited_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    credited_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
 event_tables = define_event_tables(AuthTable.metadata)

@@ -18,9 +18,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from auth.keys import KeyPair
-from auth.models import Membership, RefreshToken, User, utcnow
+from auth.models import Membership, RefreshToken, User
 from auth.settings import AuthSettings
 from shared.errors import Unauthorized
+from shared.models import utcnow
 
 INVALID_REFRESH = "Invalid refresh token"
 

@@ -27,15 +27,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import REQUIRED_MESSAGE, FieldErrors
 from shared.events import Outbox
-from telematics.models import (
-    KNOWN_FIELDS,
-    SAMPLE_COLUMNS,
-    TelemetryBatch,
-    VehicleDtcs,
-    new_id,
-    samples,
-    utcnow,
-)
+from shared.models import new_id, utcnow
+from telematics.models import KNOWN_FIELDS, SAMPLE_COLUMNS, TelemetryBatch, VehicleDtcs, samples
 
 MAX_SAMPLES = 10_000
 MAX_FIELD_ERRORS = 50  # a 10,000-sample batch of garbage needs no 10,000-line answer

@@ -11,14 +11,12 @@ for time-wide maintenance scans on PostgreSQL (see the 0001 migration).
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     Float,
     Index,
     Integer,
@@ -31,22 +29,12 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.events import define_event_tables
+from shared.models import new_id, timestamp_column, utcnow
 
 JSON_VARIANT = JSON().with_variant(JSONB(), "postgresql")
 
 
-def utcnow() -> datetime:
-    """Timezone-aware now, the only clock the service uses."""
-    return datetime.now(UTC)
 
-
-def new_id() -> str:
-    """A new UUID as a string (ids travel as strings everywhere)."""
-    return str(uuid.uuid4())
-
-
-def _ts(nullable: bool = False) -> Column:  # type: ignore[type-arg]
-    return Column(DateTime(timezone=True), nullable=nullable)
 
 
 class TelematicsTable(SQLModel, registry=registry()):
@@ -79,7 +67,7 @@ class TelemetryBatch(TelematicsTable, table=True):
     end_timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))
     idempotency_key: str | None = Field(default=None, max_length=200)
     accepted: int
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
 class VehicleDtcs(TelematicsTable, table=True):

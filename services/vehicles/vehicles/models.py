@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Column, DateTime, Float, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.events import define_event_tables
+from shared.models import new_id, utcnow
 
 VIN_PER_OWNER = "uq_vehicles_user_vin"
 """One owner registers a VIN once; another owner may register the same VIN."""
@@ -17,14 +17,6 @@ ONE_VEHICLE_PER_DONGLE = "uq_vehicles_dongle_id"
 """A dongle is linked to at most one vehicle, whoever owns it (NULLs do not collide)."""
 
 
-def utcnow() -> datetime:
-    """Timezone-aware now, the only clock the service uses."""
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    """A new UUID as a string (ids travel as strings everywhere)."""
-    return str(uuid.uuid4())
 
 
 class VehiclesTable(SQLModel, registry=registry()):

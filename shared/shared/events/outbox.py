@@ -89,6 +89,9 @@ class OutboxRelay:
         self._linger = linger
         self._batch_size = batch_size
         self._wake = asyncio.Event()
+        # One pass at a time in this process: SQLite has no row locks to keep two
+        # passes (the background one and a direct call) from publishing a row twice.
+        self._pass_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -115,11 +118,12 @@ class OutboxRelay:
         that row pending with ``attempts`` incremented, so order is kept and nothing lost.
         """
         total = 0
-        while True:
-            published, more = await self._publish_batch()
-            total += published
-            if not more:
-                return total
+        async with self._pass_lock:
+            while True:
+                published, more = await self._publish_batch()
+                total += published
+                if not more:
+                    return total
 
     async def _publish_batch(self) -> tuple[int, bool]:
         """Publish one batch; returns (published, whether another batch may be waiting)."""
