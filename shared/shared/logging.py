@@ -17,6 +17,9 @@ from datetime import UTC, datetime
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+# The service handling the current request: in the embedded mode one process (and one
+# log handler) serves them all, and each line should still say which one wrote it.
+service_var: ContextVar[str] = ContextVar("service", default="")
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -32,7 +35,7 @@ class JsonFormatter(logging.Formatter):
         entry: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat().replace("+00:00", "Z"),
             "level": record.levelname.lower(),
-            "service": self.service,
+            "service": service_var.get() or self.service,
             "logger": record.name,
             "event": getattr(record, "event", None) or record.getMessage(),
             "message": record.getMessage(),
@@ -70,10 +73,12 @@ def configure_logging(service: str, level: str = "INFO", *, force: bool = False)
 
 
 class RequestIdMiddleware:
-    """Reads ``X-Request-ID`` (or makes one), exposes it to logs, echoes it back."""
+    """Reads ``X-Request-ID`` (or makes one), exposes it and the service name to logs,
+    and echoes the id back."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, service: str = "") -> None:
         self.app = app
+        self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -86,6 +91,7 @@ class RequestIdMiddleware:
                 break
         request_id = request_id or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        service_token = service_var.set(self.service) if self.service else None
         header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
@@ -97,3 +103,5 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+            if service_token is not None:
+                service_var.reset(service_token)

@@ -160,5 +160,5 @@ def create_service_app(
         app.include_router(router)
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, service=settings.service_name)
     return app

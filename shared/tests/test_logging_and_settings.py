@@ -38,6 +38,22 @@ async def test_request_id_is_echoed_or_generated():
     assert generated.headers["x-request-id"] == generated.json()["seen"] != ""
 
 
+async def test_lines_written_while_serving_a_request_name_that_service():
+    app = FastAPI()
+    formatter = JsonFormatter("platform")
+
+    @app.get("/")
+    async def index() -> dict[str, str]:
+        record = logging.makeLogRecord({"msg": "inside", "levelname": "INFO"})
+        return {"service": json.loads(formatter.format(record))["service"]}
+
+    transport = httpx.ASGITransport(app=RequestIdMiddleware(app, service="vehicles"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/")).json() == {"service": "vehicles"}
+    outside = logging.makeLogRecord({"msg": "outside", "levelname": "INFO"})
+    assert json.loads(formatter.format(outside))["service"] == "platform"
+
+
 def test_default_settings_give_the_embedded_mode(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("AMQP_URL", raising=False)
