@@ -11,7 +11,7 @@ help:
 	@echo "make down   - stop what 'make up' started"
 	@echo "make test   - every test (unit, integration, e2e)"
 	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - the gateway benchmark (writes bench/results/)"
+	@echo "make bench  - the benchmarks: gateway, ingest, read path (writes bench/results/)"
 
 install: .venv/.installed
 
@@ -45,3 +45,5 @@ lint: install
 
 bench: install
 	$(UV) run --frozen python bench/gateway.py
+	$(UV) run --frozen python bench/ingest.py
+	$(UV) run --frozen python bench/read_paths.py
