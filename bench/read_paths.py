@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gateway_bench_lib import as_dicts, log, run_wrk, write_results  # noqa: E402
 
-from launcher.local import Topology, free_port  # noqa: E402
+from launcher.local import free_port, throwaway_topology  # noqa: E402
 from shared import testing  # noqa: E402
 
 PATH = "/api/vehicles/"
@@ -54,23 +54,12 @@ def main() -> None:
     amqp_url, _ = testing.resolve_amqp_url()
     if admin_url is None or amqp_url is None:
         sys.exit("PostgreSQL and RabbitMQ must be reachable (see README, Tests)")
-    run_id = uuid.uuid4().hex[:8]
-    databases: list[str] = []
-
-    def database_url(service: str) -> str:
-        url = testing.with_database(admin_url, f"ma_bench_{run_id}_{service}")
-        databases.append(url)
-        return url
-
-    vhost_url, drop_vhost = testing.create_throwaway_vhost(amqp_url, prefix="ma_bench")
-    topology = Topology(database_url, amqp_url=vhost_url, gateway_port=free_port(),
-                        ports={"auth": [free_port()], "vehicles": [free_port()],
-                               "telematics": [free_port()]},
-                        extra_env={"LOG_LEVEL": "WARNING"})
     results = []
-    try:
-        log("starting the platform (a process per service, PostgreSQL, RabbitMQ)")
-        topology.start(progress=log)
+    log("starting the platform (a process per service, PostgreSQL, RabbitMQ)")
+    with throwaway_topology(admin_url, amqp_url, prefix="ma_bench", progress=log,
+                            gateway_port=free_port(), extra_env={"LOG_LEVEL": "WARNING"},
+                            ports={"auth": [free_port()], "vehicles": [free_port()],
+                                   "telematics": [free_port()]}) as topology:
         token = seed_member(topology.url)
         direct = topology.processes["vehicles"][0].url
         run_wrk("warm-up", topology.url + PATH, connections=4, duration=2, token=token)
@@ -80,11 +69,6 @@ def main() -> None:
             results.append(run_wrk("through gateway", topology.url + PATH,
                                    connections=connections, duration=args.duration,
                                    token=token))
-    finally:
-        topology.stop()
-        for url in databases:
-            testing.drop_database(admin_url, url)
-        drop_vhost()
 
     by = {(r.label, r.connections): r for r in results}
     through_32 = by[("through gateway", 32)].requests_per_s

@@ -20,8 +20,7 @@ import httpx
 import pytest
 
 from launcher.catalog import SERVICES
-from launcher.local import Process, Topology, free_port
-from shared import testing
+from launcher.local import Process, Topology, free_port, throwaway_topology
 
 ADMIN_EMAIL = "admin@e2e.membershipauto.test"
 ADMIN_PASSWORD = "e2e-admin-password"
@@ -76,34 +75,20 @@ def platform_url(platform_mode: str, request: pytest.FixtureRequest) -> str:
 def topology(postgres_admin_url: str, amqp_url: str, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[Topology]:
     """Every built service and the gateway, each its own process."""
-    run_id = uuid.uuid4().hex[:8]
-    databases: list[str] = []
-
-    def database_url(service: str) -> str:
-        url = testing.with_database(postgres_admin_url, f"ma_e2e_{run_id}_{service}")
-        databases.append(url)
-        return url
-
     log_dir = Path(tmp_path_factory.mktemp("e2e-logs"))
-    vhost_url, drop_vhost = testing.create_throwaway_vhost(amqp_url, prefix="ma_e2e")
-    topo = Topology(database_url, amqp_url=vhost_url, gateway_port=free_port(),
-                    # Two telematics processes, as ops scale ingest: every telematics test
-                    # also exercises round-robin and processes sharing one database.
-                    ports={spec.name: [free_port()] for spec in SERVICES}
-                    | {"telematics": [free_port(), free_port()]}, log_dir=log_dir,
-                    extra_env=TEST_ENV)
     try:
-        topo.start(progress=lambda _: None)
-        yield topo
+        with throwaway_topology(
+                postgres_admin_url, amqp_url, prefix="ma_e2e", progress=lambda _: None,
+                gateway_port=free_port(), log_dir=log_dir, extra_env=TEST_ENV,
+                # Two telematics processes, as ops scale ingest: every telematics test
+                # also exercises round-robin and processes sharing one database.
+                ports={spec.name: [free_port()] for spec in SERVICES}
+                | {"telematics": [free_port(), free_port()]}) as topo:
+            yield topo
     except Exception:
         for log in sorted(log_dir.glob("*.log")):
             print(f"--- {log.name}\n{log.read_text()[-4000:]}")
         raise
-    finally:
-        topo.stop()
-        for url in databases:
-            testing.drop_database(postgres_admin_url, url)
-        drop_vhost()
 
 
 @pytest.fixture

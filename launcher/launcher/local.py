@@ -9,6 +9,7 @@ start the very same processes on free ports and throwaway databases.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -16,11 +17,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -165,6 +167,37 @@ class Topology:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
+
+
+@contextlib.contextmanager
+def throwaway_topology(postgres_admin_url: str, amqp_url: str, *, prefix: str,
+                       progress: Callable[[str], None] = print,
+                       **options: Any) -> Iterator[Topology]:
+    """A started topology on databases and a RabbitMQ vhost of its own, all dropped after.
+
+    For tests and benchmarks: nothing it stores or publishes reaches another platform on
+    the same PostgreSQL server or broker. ``options`` are ``Topology``'s fields.
+    """
+    from shared import testing
+
+    run_id = uuid.uuid4().hex[:8]
+    databases: list[str] = []
+
+    def database_url(service: str) -> str:
+        url = testing.with_database(postgres_admin_url, f"{prefix}_{run_id}_{service}")
+        databases.append(url)
+        return url
+
+    vhost_url, drop_vhost = testing.create_throwaway_vhost(amqp_url, prefix=prefix)
+    topology = Topology(database_url, amqp_url=vhost_url, **options)
+    try:
+        topology.start(progress=progress)
+        yield topology
+    finally:
+        topology.stop()
+        for url in databases:
+            testing.drop_database(postgres_admin_url, url)
+        drop_vhost()
 
 
 def _database_urls(base: str) -> Callable[[str], str]:

@@ -58,6 +58,12 @@ class Conflict(ApiError):
     status_code = 409
 
 
+class ServiceUnavailable(ApiError):
+    """Another component this request needs (a peer service, the database) is down."""
+
+    status_code = 503
+
+
 class FieldErrors(ApiError):
     """A validation failure: ``400`` with ``{"field": ["message", ...]}``."""
 
@@ -145,7 +151,7 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable", exc_info=exc,
                 extra={"event": "database_unavailable", "path": request.url.path})
-    return error_response(503, "Service unavailable: database")
+    return await _api_error(request, ServiceUnavailable("Service unavailable: database"))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

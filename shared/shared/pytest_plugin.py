@@ -49,10 +49,5 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     """Each test that uses it runs on SQLite (embedded) and on PostgreSQL (real)."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'service.db'}"
-        return
-    admin_url = request.getfixturevalue("postgres_admin_url")
-    url = testing.create_throwaway_database(admin_url, prefix="ma_test")
-    try:
-        yield url
-    finally:
-        testing.drop_database(admin_url, url)
+    else:
+        yield request.getfixturevalue("postgres_url")

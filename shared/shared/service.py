@@ -42,6 +42,7 @@ from shared.tokens import AccessTokenVerifier, JwksSource, http_jwks_source
 log = logging.getLogger("shared.service")
 
 StartupHook = Callable[[FastAPI], Awaitable[None]]
+ShutdownHook = Callable[[FastAPI], Awaitable[None]]
 Consumers = Mapping[str, Mapping[str, SessionHandler]]
 """queue name -> {event type -> handler(session, event)}"""
 
@@ -98,6 +99,7 @@ def create_service_app(
     consumers: Consumers | None = None,
     jwks_source: JwksSource | None = None,
     on_startup: StartupHook | None = None,
+    on_shutdown: ShutdownHook | None = None,
     version: str = "1.0.0",
 ) -> FastAPI:
     """Build a service's FastAPI app; ``app.state`` holds ``settings``, ``db``,
@@ -138,6 +140,8 @@ def create_service_app(
         try:
             yield
         finally:
+            if on_shutdown is not None:
+                await on_shutdown(app)
             connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await connecting

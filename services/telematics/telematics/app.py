@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -29,27 +28,19 @@ def create_app(settings: TelematicsSettings | None = None, *,
     It is only used when a vehicle is missing from the ownership projection.
     """
     settings = settings or TelematicsSettings()
-    app = create_service_app(
-        settings=settings, title="Membership Auto — telematics", event_tables=event_tables,
-        migrations=MIGRATIONS, routers=[api.router], consumers=CONSUMERS,
-        jwks_source=jwks_source)
     vehicles = (peers or {}).get("vehicles")
     owns_client = vehicles is None
     if vehicles is None:
         vehicles = httpx.AsyncClient(base_url=settings.vehicles_url,
                                      timeout=settings.vehicles_timeout_seconds)
+
+    async def close_own_client(_: FastAPI) -> None:
+        if owns_client:
+            await vehicles.aclose()
+
+    app = create_service_app(
+        settings=settings, title="Membership Auto — telematics", event_tables=event_tables,
+        migrations=MIGRATIONS, routers=[api.router], consumers=CONSUMERS,
+        jwks_source=jwks_source, on_shutdown=close_own_client)
     app.state.vehicles = vehicles
-
-    service_lifespan = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            async with service_lifespan(app):
-                yield
-        finally:
-            if owns_client:
-                await vehicles.aclose()
-
-    app.router.lifespan_context = lifespan
     return app

@@ -17,16 +17,12 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.errors import ApiError, NotFound
+from shared.errors import NotFound, ServiceUnavailable
 from telematics.models import VehicleOwner
 
 log = logging.getLogger("telematics.ownership")
 
 VEHICLE_NOT_FOUND = "Vehicle not found"
-
-
-class ServiceUnavailable(ApiError):
-    status_code = 503
 
 
 _OWNER_QUERY = (select(VehicleOwner.user_id, VehicleOwner.deleted)  # type: ignore[call-overload]
