@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlmodel import Session
@@ -26,6 +27,7 @@ from shared.errors import install_error_handlers
 from shared.events import (
     EventBus,
     EventTables,
+    Handler,
     IdempotentConsumer,
     Outbox,
     OutboxRelay,
@@ -45,6 +47,8 @@ StartupHook = Callable[[FastAPI], Awaitable[None]]
 ShutdownHook = Callable[[FastAPI], Awaitable[None]]
 Consumers = Mapping[str, Mapping[str, SessionHandler]]
 """queue name -> {event type -> handler(session, event)}"""
+Broadcasts = Mapping[str, Handler]
+"""event type -> handler(event), run in every process of the service (``subscribe_broadcast``)"""
 
 
 def _without_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
@@ -69,7 +73,7 @@ def _without_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
 
 async def _connect_bus(bus: EventBus, consumers: list[IdempotentConsumer],
-                       service: str) -> None:
+                       broadcasts: Broadcasts, service: str) -> None:
     """Connect to the broker, retrying until it answers; then start the consumers.
 
     The service serves requests meanwhile: events wait in the outbox.
@@ -86,6 +90,8 @@ async def _connect_bus(bus: EventBus, consumers: list[IdempotentConsumer],
             delay = min(delay * 2, 10.0)
     for consumer in consumers:
         await consumer.start()
+    for event_type, handler in broadcasts.items():
+        await bus.subscribe_broadcast([event_type], handler)
     log.info("event bus connected", extra={"event": "bus_connected", "service": service})
 
 
@@ -97,13 +103,22 @@ def create_service_app(
     migrations: Path,
     routers: Sequence[APIRouter],
     consumers: Consumers | None = None,
+    broadcasts: Broadcasts | None = None,
+    peers: Mapping[str, httpx.AsyncClient] | None = None,
+    peer_urls: Mapping[str, str] | None = None,
+    peer_timeout: float = 2.0,
     jwks_source: JwksSource | None = None,
     on_startup: StartupHook | None = None,
     on_shutdown: ShutdownHook | None = None,
     version: str = "1.0.0",
 ) -> FastAPI:
     """Build a service's FastAPI app; ``app.state`` holds ``settings``, ``db``,
-    ``outbox``, ``bus`` and ``verifier`` for dependencies and domain code."""
+    ``outbox``, ``bus``, ``verifier`` and ``peers`` for dependencies and domain code.
+
+    ``peers`` are clients of other services, for the few calls ARCHITECTURE.md allows
+    (in process in the embedded mode); every name in ``peer_urls`` without one gets an
+    ``httpx.AsyncClient`` on that URL, closed on shutdown.
+    """
     configure_logging(settings.service_name, settings.log_level)
     database = Database(settings.effective_database_url)
     bus = create_bus(settings.amqp_url)
@@ -120,6 +135,9 @@ def create_service_app(
             relay.wake()
 
     database.on_commit(wake_relay)
+    given_peers = dict(peers or {})
+    own_peers = {name: httpx.AsyncClient(base_url=url, timeout=peer_timeout)
+                 for name, url in (peer_urls or {}).items() if name not in given_peers}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -127,7 +145,7 @@ def create_service_app(
         await asyncio.to_thread(ensure_database_exists, url)
         await asyncio.to_thread(upgrade_to_head, migrations, url)
         connecting = asyncio.create_task(_connect_bus(bus, idempotent_consumers,
-                                                     settings.service_name))
+                                                     broadcasts or {}, settings.service_name))
         # Give the broker a moment so the queues exist before the first request: an
         # event published to a queue nobody has declared yet is lost. A broker that is
         # down does not hold the start-up; the task keeps trying in the background.
@@ -148,6 +166,8 @@ def create_service_app(
             await relay.stop()
             await bus.close()
             await database.dispose()
+            for client in own_peers.values():
+                await client.aclose()
 
     app = FastAPI(title=title, version=version, lifespan=lifespan, redirect_slashes=False,
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
@@ -157,6 +177,7 @@ def create_service_app(
     app.state.bus = bus
     app.state.outbox = Outbox(event_tables, producer=settings.service_name)
     app.state.relay = relay
+    app.state.peers = {**given_peers, **own_peers}
     app.state.verifier = AccessTokenVerifier(jwks_source or http_jwks_source(settings.jwks_url))
     install_error_handlers(app)
     app.include_router(health_router({"database": database.ping, "broker": bus.ping}))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -12,7 +11,7 @@ from shared.auth import CurrentPrincipal
 from shared.deps import DbSession, OutboxDep
 from shared.errors import ApiError, FieldErrors
 from telematics import ingest, queries, summary
-from telematics.ownership import require_own_vehicle
+from telematics.models import vehicle_owners
 from telematics.schemas import BatchAccepted, BatchIn, SamplesPage, SummaryOut, TripOut
 from telematics.settings import TelematicsSettings
 
@@ -32,10 +31,10 @@ SettingsDep = Annotated[TelematicsSettings, Depends(get_settings)]
 async def own_vehicle(vehicle_id: str, request: Request, principal: CurrentPrincipal,
                       session: DbSession, settings: SettingsDep) -> VehicleId:
     """The path's vehicle id once the caller is known to own it (404 otherwise)."""
-    vehicles: httpx.AsyncClient = request.app.state.vehicles
-    await require_own_vehicle(session, vehicle_id, principal.user_id, vehicles=vehicles,
-                              authorization=request.headers.get("authorization", ""),
-                              timeout_s=settings.vehicles_timeout_seconds)
+    await vehicle_owners.require_own_vehicle(
+        session, vehicle_id, principal.user_id, vehicles=request.app.state.peers["vehicles"],
+        authorization=request.headers.get("authorization", ""),
+        timeout_s=settings.vehicles_timeout_seconds)
     return vehicle_id
 
 

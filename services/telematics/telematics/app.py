@@ -28,19 +28,8 @@ def create_app(settings: TelematicsSettings | None = None, *,
     It is only used when a vehicle is missing from the ownership projection.
     """
     settings = settings or TelematicsSettings()
-    vehicles = (peers or {}).get("vehicles")
-    owns_client = vehicles is None
-    if vehicles is None:
-        vehicles = httpx.AsyncClient(base_url=settings.vehicles_url,
-                                     timeout=settings.vehicles_timeout_seconds)
-
-    async def close_own_client(_: FastAPI) -> None:
-        if owns_client:
-            await vehicles.aclose()
-
-    app = create_service_app(
+    return create_service_app(
         settings=settings, title="Membership Auto — telematics", event_tables=event_tables,
         migrations=MIGRATIONS, routers=[api.router], consumers=CONSUMERS,
-        jwks_source=jwks_source, on_shutdown=close_own_client)
-    app.state.vehicles = vehicles
-    return app
+        peers=peers, peer_urls={"vehicles": settings.vehicles_url},
+        peer_timeout=settings.vehicles_timeout_seconds, jwks_source=jwks_source)

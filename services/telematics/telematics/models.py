@@ -30,6 +30,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.events import define_event_tables
 from shared.models import new_id, timestamp_column, utcnow
+from shared.vehicle_ownership import VehicleOwners
 
 JSON_VARIANT = JSON().with_variant(JSONB(), "postgresql")
 
@@ -39,16 +40,6 @@ JSON_VARIANT = JSON().with_variant(JSONB(), "postgresql")
 
 class TelematicsTable(SQLModel, registry=registry()):
     """Base for this service's tables: its own metadata, apart from other services'."""
-
-
-class VehicleOwner(TelematicsTable, table=True):
-    """Projection of the vehicles service: who owns a vehicle, and whether it still exists."""
-
-    __tablename__ = "vehicle_owners"
-
-    vehicle_id: str = Field(primary_key=True, max_length=64)
-    user_id: str = Field(max_length=64)
-    deleted: bool = False
 
 
 class TelemetryBatch(TelematicsTable, table=True):
@@ -110,3 +101,5 @@ samples = Table(
 SAMPLE_COLUMNS = ("vehicle_id", "t", "batch_id", "seq", *KNOWN_FIELDS.values(), "extra")
 
 event_tables = define_event_tables(TelematicsTable.metadata)
+#: Who owns each vehicle: the projection of ``vehicle.*`` events.
+vehicle_owners = VehicleOwners(TelematicsTable.metadata)

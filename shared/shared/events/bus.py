@@ -54,6 +54,16 @@ class EventBus(Protocol):
         """Bind durable ``queue`` to ``routing_keys`` and deliver its messages to ``handler``."""
         ...
 
+    async def subscribe_broadcast(self, routing_keys: Sequence[str], handler: Handler) -> None:
+        """Deliver every event matching ``routing_keys`` to ``handler`` in this process.
+
+        Unlike ``subscribe``, where the processes of a service compete for one durable
+        queue, every process gets its own copy (an exclusive, auto-deleted queue): for work
+        that each replica must do, such as pushing a chat message to its own sockets.
+        Live only and at most once: no retries, and a process that is down misses events.
+        """
+        ...
+
     async def ping(self) -> None:
         """Raise when the broker is unreachable (readiness probes)."""
         ...

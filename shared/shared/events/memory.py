@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -63,6 +64,13 @@ class MemoryHub:
                 queue.pending.put_nowait(_Delivery(Event.from_json(event.to_json())))
                 self._message_added()
 
+    def delete(self, name: str) -> None:
+        """Drop queue ``name`` and its pending messages (an auto-deleted queue's end)."""
+        queue = self.queues.pop(name, None)
+        if queue is not None:
+            for _ in range(queue.pending.qsize()):
+                self._message_done()
+
     def dead_letters(self, queue: str) -> list[Event]:
         """Events of ``queue`` that failed ``max_attempts`` times (its ``.dlq``)."""
         found = self.queues.get(queue)
@@ -104,6 +112,7 @@ class MemoryBus:
     def __init__(self, hub: MemoryHub | None = None) -> None:
         self._hub = hub
         self._consumers: list[asyncio.Task[None]] = []
+        self._broadcast_queues: list[str] = []
 
     @property
     def hub(self) -> MemoryHub:
@@ -117,11 +126,15 @@ class MemoryBus:
         _ = self.hub
 
     async def close(self) -> None:
-        """Stop this bus's consumers; their queues and pending messages stay in the hub."""
+        """Stop this bus's consumers; their queues and pending messages stay in the hub,
+        except this bus's broadcast queues, which go with it."""
         consumers, self._consumers = self._consumers, []
         for task in consumers:
             task.cancel()
         await asyncio.gather(*consumers, return_exceptions=True)
+        broadcast_queues, self._broadcast_queues = self._broadcast_queues, []
+        for name in broadcast_queues:
+            self.hub.delete(name)
 
     async def publish(self, event: Event) -> None:
         """Route ``event`` to the matching queues; "confirmed" once it is enqueued."""
@@ -141,6 +154,12 @@ class MemoryBus:
             _consume(self.hub, declared, handler, max_attempts), name=f"memory-bus:{queue}"
         )
         self._consumers.append(task)
+
+    async def subscribe_broadcast(self, routing_keys: Sequence[str], handler: Handler) -> None:
+        """Give this bus a queue of its own, so it sees every matching event (at most once)."""
+        name = f"broadcast.{uuid.uuid4().hex}"
+        self._broadcast_queues.append(name)
+        await self.subscribe(name, routing_keys, handler, max_attempts=1)
 
     async def ping(self) -> None:
         """Always ready: the hub lives in this process."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,7 @@ class _Subscription:
     # queues and consumers that are still alive after a reconnect.
     channel: AbstractChannel
     queue: AbstractQueue
-    dead_letter_queue: AbstractQueue
+    dead_letter_queue: AbstractQueue | None
     consumer_tag: str
 
 
@@ -127,6 +128,34 @@ class RabbitMQBus:
             "subscribed",
             extra={"event": "events.subscribed", "queue": queue, "routingKeys": list(routing_keys)},
         )
+
+    async def subscribe_broadcast(self, routing_keys: Sequence[str], handler: Handler) -> None:
+        """Bind a queue of this process's own to ``routing_keys``; at most once, no retries.
+
+        The queue is exclusive and auto-deleted, so it lives exactly as long as this
+        connection. It is named here rather than by the server: the robust connection
+        re-declares it after a reconnect, and the broker refuses client declarations of
+        ``amq.gen-*`` names.
+        """
+        connection, _ = await self._ensure_connected()
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        exchange = await _declare_exchange(channel)
+        declared = await channel.declare_queue(f"broadcast.{uuid.uuid4().hex}",
+                                               exclusive=True, auto_delete=True)
+        for key in routing_keys:
+            await declared.bind(exchange, routing_key=key)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            try:
+                await handler(Event.from_json(message.body))
+            except Exception:
+                logger.warning("broadcast handler failed", exc_info=True, extra={
+                    "event": "events.broadcast_failed", "queue": declared.name,
+                    "messageId": message.message_id})
+
+        tag = await declared.consume(on_message, no_ack=True)
+        self._subscriptions.append(_Subscription(channel, declared, None, tag))
 
     async def ping(self) -> None:
         """Raise ``BrokerUnavailable`` unless the connection is currently open."""

@@ -183,3 +183,40 @@ async def test_event_without_bound_queue_is_dropped() -> None:
     await bus.publish(Event.new("nobody.listens", "p", {}))
     await get_hub().wait_idle()
     await bus.ping()
+
+
+async def test_broadcast_reaches_every_bus_and_goes_with_it() -> None:
+    first, second, publisher = MemoryBus(), MemoryBus(), MemoryBus()
+    seen: dict[str, list[str]] = {"first": [], "second": []}
+
+    async def record(name: str, event: Event) -> None:
+        seen[name].append(event.id)
+
+    await first.subscribe_broadcast(["chat.#"], lambda event: record("first", event))
+    await second.subscribe_broadcast(["chat.#"], lambda event: record("second", event))
+    event = Event.new("chat.message.created", "tests", {})
+    await publisher.publish(event)
+    await get_hub().wait_idle()
+    assert seen == {"first": [event.id], "second": [event.id]}
+
+    await second.close()
+    later = Event.new("chat.message.created", "tests", {})
+    await publisher.publish(later)
+    await get_hub().wait_idle()
+    assert seen == {"first": [event.id, later.id], "second": [event.id]}
+    await first.close()
+
+
+async def test_failing_broadcast_handler_is_not_retried() -> None:
+    bus = MemoryBus()
+    calls: list[str] = []
+
+    async def fail(event: Event) -> None:
+        calls.append(event.id)
+        raise RuntimeError("socket gone")
+
+    await bus.subscribe_broadcast(["chat.#"], fail)
+    await bus.publish(Event.new("chat.typing", "tests", {}))
+    await get_hub().wait_idle()
+    assert len(calls) == 1
+    await bus.close()

@@ -147,3 +147,23 @@ async def test_publish_to_an_unreachable_broker_raises() -> None:
 
 async def test_ping_succeeds_on_a_live_broker(bus: RabbitMQBus) -> None:
     await bus.ping()
+
+
+async def test_broadcast_gives_every_process_its_own_copy(amqp_url: str, unique: str) -> None:
+    key = f"test.{unique}.broadcast"
+    replicas = [RabbitMQBus(amqp_url), RabbitMQBus(amqp_url)]
+    received: list[list[str]] = [[], []]
+    for index, replica in enumerate(replicas):
+        async def handle(event: Event, index: int = index) -> None:
+            received[index].append(event.id)
+
+        await replica.start()
+        await replica.subscribe_broadcast([key], handle)
+    publisher = RabbitMQBus(amqp_url)
+    event = Event.new(key, "tests", {"n": 1})
+    try:
+        await publisher.publish(event)
+        await wait_until(lambda: received == [[event.id], [event.id]])
+    finally:
+        for bus in (*replicas, publisher):
+            await bus.close()

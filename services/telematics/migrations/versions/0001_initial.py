@@ -10,6 +10,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.migrations import create_event_tables
+from shared.vehicle_ownership import create_vehicle_owners_table
 
 revision = "0001"
 down_revision = None
@@ -21,12 +22,7 @@ TS = sa.DateTime(timezone=True)
 
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
-    op.create_table(
-        "vehicle_owners",
-        sa.Column("vehicle_id", sa.String(64), primary_key=True),
-        sa.Column("user_id", sa.String(64), nullable=False),
-        sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
-    )
+    create_vehicle_owners_table(op)
     op.create_table(
         "telemetry_batches",
         sa.Column("id", sa.String(36), primary_key=True),
