@@ -44,6 +44,8 @@ lint: install
 	$(UV) run --frozen mypy shared/shared
 
 bench: install
+	@command -v wrk >/dev/null 2>&1 || (echo "installing wrk (the load generator) ..." && \
+		(apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)))
 	$(UV) run --frozen python bench/gateway.py
 	$(UV) run --frozen python bench/ingest.py
 	$(UV) run --frozen python bench/read_paths.py
