@@ -71,17 +71,30 @@ def _optional_int(name: str, raw: str | None, errors: dict[str, list[str]]) -> i
                  "schema": BatchIn.model_json_schema(by_alias=True,
                                                      ref_template="#/components/schemas/{model}"
                                                      )}}}})
-async def upload_batch(vehicle_id: OwnVehicle, request: Request, principal: CurrentPrincipal,
+async def upload_batch(vehicle_id: str, request: Request, principal: CurrentPrincipal,
                        session: DbSession, outbox: OutboxDep,
                        settings: SettingsDep) -> BatchAccepted:
-    """Store a telemetry batch (idempotent by window and by ``Idempotency-Key``)."""
+    """Store a telemetry batch (idempotent by window and by ``Idempotency-Key``).
+
+    Ownership is checked inside ``ingest.store_batch`` (with the claim, one round trip),
+    and here first only when the body is rejected, so 404 still wins over 400.
+    """
+
+    async def check_owner() -> None:
+        await own_vehicle(vehicle_id, request, principal, session, settings)
+
     body = await read_body(request, settings.max_body_bytes_telemetry)
-    batch = ingest.parse_batch(body, vehicle_id, max_samples=settings.max_samples_per_batch)
     key = request.headers.get("idempotency-key") or None
-    if key is not None and len(key) > 200:
-        raise FieldErrors({"Idempotency-Key": ["Ensure this value has at most 200 characters."]})
+    try:
+        if key is not None and len(key) > 200:
+            raise FieldErrors({"Idempotency-Key": ["Ensure this value has at most 200 "
+                                                   "characters."]})
+        batch = ingest.parse_batch(body, vehicle_id, max_samples=settings.max_samples_per_batch)
+    except FieldErrors:
+        await check_owner()
+        raise
     result = await ingest.store_batch(session, outbox, batch, user_id=principal.user_id,
-                                      idempotency_key=key)
+                                      idempotency_key=key, check_owner=check_owner)
     return BatchAccepted(batch_id=result.batch_id, accepted=result.accepted)
 
 

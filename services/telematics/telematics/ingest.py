@@ -5,6 +5,8 @@ The hot path of the service (ops scale it out for this), so it is lean on purpos
 - validation is a plain loop over the decoded JSON (no Pydantic per sample);
 - the batch row, every sample and the outbox event(s) go in **one** transaction: a
   batch is stored whole or not at all;
+- ownership is checked by the statement that claims the batch (one round trip for
+  both); only when it claims nothing is the slower ownership check run;
 - dedupe is the database's job: ``telemetry_batches`` has unique constraints on
   (vehicle, startTimestamp, endTimestamp) and (vehicle, Idempotency-Key), and the batch
   row is inserted first with ``ON CONFLICT DO NOTHING``, so of two concurrent copies of
@@ -18,17 +20,25 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import BigInteger, DateTime, Integer, String, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import REQUIRED_MESSAGE, FieldErrors
 from shared.events import Outbox
 from shared.models import new_id, utcnow
-from telematics.models import KNOWN_FIELDS, SAMPLE_COLUMNS, TelemetryBatch, VehicleDtcs, samples
+from telematics.models import (
+    KNOWN_FIELDS,
+    SAMPLE_COLUMNS,
+    TelemetryBatch,
+    VehicleDtcs,
+    samples,
+    vehicle_owners,
+)
 
 MAX_SAMPLES = 10_000
 MAX_FIELD_ERRORS = 50  # a 10,000-sample batch of garbage needs no 10,000-line answer
@@ -170,35 +180,53 @@ def _dialect_insert(session: AsyncSession, table: Any) -> Any:
 
 @functools.cache
 def _claim_statement(dialect: str) -> Any:
-    """``INSERT`` the batch row unless it conflicts with a stored one, ``RETURNING id``.
-    Built once per dialect (bound parameters), so the hot path skips statement building."""
+    """Insert the batch row if the projection says the caller owns the vehicle and no
+    stored batch conflicts with it, ``RETURNING id``.
+
+    Ownership and dedupe in one round trip: the row comes from ``vehicle_owners``, so a
+    vehicle that is not the caller's (or is deleted, or unknown) inserts nothing, exactly
+    like a duplicate. Built once per dialect (bound parameters), so the hot path skips
+    statement building.
+    """
     insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    owners = vehicle_owners.table
+    source = select(
+        bindparam("id", type_=String), owners.c.vehicle_id,
+        bindparam("start_timestamp", type_=BigInteger),
+        bindparam("end_timestamp", type_=BigInteger),
+        bindparam("idempotency_key", type_=String), bindparam("accepted", type_=Integer),
+        bindparam("created_at", type_=DateTime(timezone=True)),
+    ).where(owners.c.vehicle_id == bindparam("vehicle_id"),
+            owners.c.user_id == bindparam("user_id"), owners.c.deleted.is_(False))
     columns = ("id", "vehicle_id", "start_timestamp", "end_timestamp", "idempotency_key",
                "accepted", "created_at")
-    return (insert_(TelemetryBatch).values({name: bindparam(name) for name in columns})
+    return (insert_(TelemetryBatch).from_select(columns, source)
             .on_conflict_do_nothing().returning(TelemetryBatch.id))  # type: ignore[arg-type]
 
 
 async def store_batch(session: AsyncSession, outbox: Outbox, batch: Batch, *, user_id: str,
-                      idempotency_key: str | None) -> IngestResult:
+                      idempotency_key: str | None,
+                      check_owner: Callable[[], Awaitable[None]]) -> IngestResult:
     """Store ``batch`` (batch row + samples + events) in one transaction and commit, or
-    find the batch it repeats and store nothing."""
-    batch_id = new_id()
-    accepted = len(batch.rows)
-    connection = await session.connection()
-    claim = _claim_statement(connection.dialect.name)
-    claimed = (await connection.execute(claim, {
-        "id": batch_id, "vehicle_id": batch.vehicle_id, "start_timestamp": batch.start_timestamp,
-        "end_timestamp": batch.end_timestamp, "idempotency_key": idempotency_key,
-        "accepted": accepted, "created_at": utcnow()})).first()
-    if claimed is None:
+    find the batch it repeats and store nothing.
+
+    When the claim inserts nothing, either the vehicle is not (yet) known to be the
+    caller's or the batch is a repeat: ``check_owner`` settles the first (it raises 404,
+    or learns the owner from the vehicles service), then the claim is tried once more.
+    """
+    claimed = await _claim(session, batch, batch_id := new_id(), user_id, idempotency_key)
+    if not claimed:
+        await session.rollback()
+        await check_owner()
+        claimed = await _claim(session, batch, batch_id, user_id, idempotency_key)
+    if not claimed:
         first_id, first_accepted = await find_duplicate(session, batch, idempotency_key)
         await session.rollback()
         return IngestResult(batch_id=first_id, accepted=first_accepted, duplicate=True)
 
     await write_samples(session, batch_id, batch)
     await outbox.add(session, "telematics.batch.ingested", {
-        "vehicleId": batch.vehicle_id, "batchId": batch_id, "samples": accepted,
+        "vehicleId": batch.vehicle_id, "batchId": batch_id, "samples": len(batch.rows),
         "maxOdometer": batch.max_odometer, "endTimestamp": batch.end_timestamp})
     if batch.dtc_list is not None:
         new_codes = await replace_active_dtcs(session, batch.vehicle_id, batch.dtc_list,
@@ -207,7 +235,18 @@ async def store_batch(session: AsyncSession, outbox: Outbox, batch: Batch, *, us
             await outbox.add(session, "telematics.alert", {
                 "vehicleId": batch.vehicle_id, "userId": user_id, "dtcs": new_codes})
     await session.commit()
-    return IngestResult(batch_id=batch_id, accepted=accepted, duplicate=False)
+    return IngestResult(batch_id=batch_id, accepted=len(batch.rows), duplicate=False)
+
+
+async def _claim(session: AsyncSession, batch: Batch, batch_id: str, user_id: str,
+                 idempotency_key: str | None) -> bool:
+    connection = await session.connection()
+    claimed = (await connection.execute(_claim_statement(connection.dialect.name), {
+        "id": batch_id, "vehicle_id": batch.vehicle_id, "user_id": user_id,
+        "start_timestamp": batch.start_timestamp, "end_timestamp": batch.end_timestamp,
+        "idempotency_key": idempotency_key, "accepted": len(batch.rows),
+        "created_at": utcnow()})).first()
+    return claimed is not None
 
 
 async def find_duplicate(session: AsyncSession, batch: Batch,

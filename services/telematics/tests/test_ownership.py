@@ -99,3 +99,23 @@ async def test_same_vehicle_event_twice_is_applied_once(api):
     hub.route(event)
     await hub.wait_idle()
     assert (await api.upload(token, vehicle)).status_code == 404
+
+
+async def test_another_users_vehicle_is_404_even_for_a_bad_batch(api, vehicles):
+    _, _, vehicle = await api.new_owner()
+    intruder = api.token(str(uuid.uuid4()))
+    bad = await api.upload(intruder, vehicle, [{"t": "yesterday"}])
+    assert bad.status_code == 404 and bad.json() == {"error": "Vehicle not found"}
+    long_key = await api.upload(intruder, vehicle, headers={"Idempotency-Key": "k" * 201})
+    assert long_key.status_code == 404
+
+
+async def test_repeat_of_a_batch_for_a_projection_miss_is_found(api, vehicles):
+    user_id, vehicle = str(uuid.uuid4()), str(uuid.uuid4())
+    vehicles.owners[vehicle] = user_id
+    token = api.token(user_id)
+    first = await api.upload(token, vehicle)
+    again = await api.upload(token, vehicle)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["batchId"] == first.json()["batchId"]
+    assert await api.count("batches") == 1
