@@ -24,6 +24,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("vehicles", "vehicles.app:create_app", "vehicles.settings:VehiclesSettings", 8002),
     ServiceSpec("telematics", "telematics.app:create_app",
                 "telematics.settings:TelematicsSettings", 8003),
+    ServiceSpec("engagement", "engagement.app:create_app",
+                "engagement.settings:EngagementSettings", 8005),
 )
 
 GATEWAY_FACTORY = "gateway.app:create_app"

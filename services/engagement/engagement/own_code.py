@@ -1,0 +1,59 @@
+"""The caller's own referral code: from the ``user.registered`` projection, else from auth.
+
+A user who registered a moment ago may not be in the projection yet (the event is on
+its way), and users who registered before this service existed never will be through
+events. Then auth is asked once, ``GET /api/auth/me/`` with the caller's own
+``Authorization``, and the answer is remembered like the event would have been.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from engagement.referrals import code_of, learn_code
+from shared.errors import ServiceUnavailable
+from shared.events import Outbox
+
+log = logging.getLogger("engagement.own_code")
+
+AUTH_UNAVAILABLE = "Service unavailable: auth"
+
+
+async def ask_auth_for_code(auth: httpx.AsyncClient, authorization: str,
+                            timeout_s: float) -> str:
+    """The caller's referral code according to auth; 503 when auth cannot say."""
+    try:
+        response = await auth.get("/api/auth/me/", headers={"Authorization": authorization},
+                                  timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        log.warning("auth service unreachable", extra={
+            "event": "auth_unreachable", "error": type(exc).__name__})
+        raise ServiceUnavailable(AUTH_UNAVAILABLE) from exc
+    code = None
+    if response.status_code == 200:
+        try:
+            code = response.json().get("referralCode")
+        except ValueError:
+            code = None
+    if not isinstance(code, str) or not code:
+        log.warning("auth service gave no referral code", extra={
+            "event": "auth_unavailable", "status": response.status_code})
+        raise ServiceUnavailable(AUTH_UNAVAILABLE)
+    return code
+
+
+async def own_referral_code(session: AsyncSession, outbox: Outbox, user_id: str, *,
+                            auth: httpx.AsyncClient, authorization: str,
+                            timeout_s: float) -> str:
+    """The user's referral code; asks auth (and commits what it learnt) on a miss."""
+    code = await code_of(session, user_id)
+    if code is not None:
+        return code
+    await session.rollback()  # no transaction is held open across the HTTP call
+    code = await ask_auth_for_code(auth, authorization, timeout_s)
+    await learn_code(session, outbox, user_id, code)
+    await session.commit()
+    return await code_of(session, user_id) or code
