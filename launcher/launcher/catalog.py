@@ -26,6 +26,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 "telematics.settings:TelematicsSettings", 8003),
     ServiceSpec("engagement", "engagement.app:create_app",
                 "engagement.settings:EngagementSettings", 8005),
+    ServiceSpec("files", "files.app:create_app", "files.settings:FilesSettings", 8007),
 )
 
 GATEWAY_FACTORY = "gateway.app:create_app"

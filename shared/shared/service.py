@@ -37,7 +37,7 @@ from shared.events import (
 from shared.events.outbox import STAGED_FLAG
 from shared.logging import RequestIdMiddleware, configure_logging
 from shared.migrations import upgrade_to_head
-from shared.observability import MetricsMiddleware, health_router
+from shared.observability import MetricsMiddleware, ReadinessCheck, health_router
 from shared.settings import ServiceSettings
 from shared.tokens import AccessTokenVerifier, JwksSource, http_jwks_source
 
@@ -107,6 +107,7 @@ def create_service_app(
     peers: Mapping[str, httpx.AsyncClient] | None = None,
     peer_urls: Mapping[str, str] | None = None,
     peer_timeout: float = 2.0,
+    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
     jwks_source: JwksSource | None = None,
     on_startup: StartupHook | None = None,
     on_shutdown: ShutdownHook | None = None,
@@ -115,6 +116,7 @@ def create_service_app(
     """Build a service's FastAPI app; ``app.state`` holds ``settings``, ``db``,
     ``outbox``, ``bus``, ``verifier`` and ``peers`` for dependencies and domain code.
 
+    ``readiness_checks`` are added to ``/readyz`` next to the database and the broker.
     ``peers`` are clients of other services, for the few calls ARCHITECTURE.md allows
     (in process in the embedded mode); every name in ``peer_urls`` without one gets an
     ``httpx.AsyncClient`` on that URL, closed on shutdown.
@@ -180,7 +182,8 @@ def create_service_app(
     app.state.peers = {**given_peers, **own_peers}
     app.state.verifier = AccessTokenVerifier(jwks_source or http_jwks_source(settings.jwks_url))
     install_error_handlers(app)
-    app.include_router(health_router({"database": database.ping, "broker": bus.ping}))
+    app.include_router(health_router({"database": database.ping, "broker": bus.ping,
+                                      **(readiness_checks or {})}))
     for router in routers:
         app.include_router(router)
     app.add_middleware(JsonBodyMiddleware)

@@ -1,0 +1,65 @@
+"""Request and response bodies of the files service (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from files.models import StoredFile
+from shared.schemas import CamelModel, UtcDateTime
+
+
+class PresignIn(CamelModel):
+    """``POST /api/files/presign/``.
+
+    ``filename`` is optional here only so that its absence gets the contract's own
+    message (``{"error": "filename is required"}``) from :mod:`files.uploads`.
+    """
+
+    filename: str | None = Field(default=None, description="sanitised before use")
+    content_type: str = Field(description="one of the allowed types")
+
+
+class PresignOut(CamelModel):
+    """Where and how to PUT the bytes: ``url`` with exactly ``headers``, before ``expiresAt``."""
+
+    url: str
+    method: Literal["PUT"] = "PUT"
+    public_url: str
+    file_id: str
+    headers: dict[str, str]
+    expires_at: UtcDateTime
+
+
+class FileOut(CamelModel):
+    """The contract's ``file`` (``size`` is null until the upload is completed)."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int | None
+    status: str
+    public_url: str
+    created_at: UtcDateTime
+
+    @classmethod
+    def of(cls, file: StoredFile, public_url: str) -> FileOut:
+        """The response body for ``file``."""
+        return cls(id=file.id, filename=file.filename, content_type=file.content_type,
+                   size=file.size, status=file.status, public_url=public_url,
+                   created_at=file.created_at)
+
+
+class FileWithDownloadOut(FileOut):
+    """``GET /api/files/{id}/``: the ``file`` plus a presigned GET ``downloadUrl``."""
+
+    download_url: str
+
+    @classmethod
+    def with_download(cls, file: StoredFile, public_url: str,
+                      download_url: str) -> FileWithDownloadOut:
+        """The response body for ``file`` and its download URL."""
+        return cls(**FileOut.of(file, public_url).model_dump(by_alias=False),
+                   download_url=download_url)
+

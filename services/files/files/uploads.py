@@ -1,0 +1,95 @@
+"""A member's uploads: presign one, complete it once the bytes are in the bucket, read it.
+
+Plain async functions taking a session and the :class:`~files.storage.ObjectStore`
+(routes and tests call them alike). The bytes never pass through this service: the
+client PUTs them to S3 with a presigned URL and GETs them back with another one; the
+service keeps who owns what and whether it has arrived.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from files.content_types import allowed_content_type
+from files.filenames import object_key, sanitise_filename
+from files.models import UPLOADED, StoredFile
+from files.storage import ObjectStore
+from shared.errors import BadRequest, Conflict, NotFound
+from shared.models import new_id, utcnow
+
+FILE_NOT_FOUND = "File not found"
+FILENAME_REQUIRED = "filename is required"
+NOT_UPLOADED = "The file has not been uploaded yet: PUT it to the presigned URL first"
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    """A new pending file and how the client uploads it."""
+
+    file: StoredFile
+    url: str
+    headers: dict[str, str]
+    """The headers the client must send with the PUT (the URL is signed for them)."""
+    expires_at: datetime
+
+
+async def start_upload(session: AsyncSession, store: ObjectStore, *, user_id: str,
+                       filename: str | None, content_type: str,
+                       expires_in: int) -> PresignedUpload:
+    """Record a pending file for ``user_id`` and presign its upload.
+
+    ``400`` for a missing or blank filename or a content type outside the allow-list.
+    The object key is ``uploads/<userId>/<fileId>/<sanitised filename>``.
+    """
+    if filename is None or not filename.strip():
+        raise BadRequest(FILENAME_REQUIRED)
+    media_type = allowed_content_type(content_type)
+    file_id = new_id()
+    name = sanitise_filename(filename)
+    file = StoredFile(id=file_id, user_id=user_id, filename=name, content_type=media_type,
+                      object_key=object_key(user_id, file_id, name))
+    # Whole seconds: the URL's own clock (X-Amz-Date) has no finer grain, so the
+    # announced expiry is never later than the real one.
+    expires_at = utcnow().replace(microsecond=0) + timedelta(seconds=expires_in)
+    url = await store.presign_put(file.object_key, media_type, expires_in)
+    session.add(file)
+    await session.commit()
+    return PresignedUpload(file=file, url=url, headers={"Content-Type": media_type},
+                           expires_at=expires_at)
+
+
+async def get_file(session: AsyncSession, user_id: str, file_id: str) -> StoredFile:
+    """The caller's file ``file_id``; ``404`` when unknown, malformed or someone else's."""
+    try:
+        canonical_id = str(uuid.UUID(file_id))
+    except ValueError:
+        raise NotFound(FILE_NOT_FOUND) from None
+    file = await session.get(StoredFile, canonical_id)
+    if file is None or file.user_id != user_id:
+        raise NotFound(FILE_NOT_FOUND)
+    return file
+
+
+async def complete_upload(session: AsyncSession, store: ObjectStore, user_id: str,
+                          file_id: str) -> StoredFile:
+    """Mark the caller's file ``uploaded`` with its size once the object is in the bucket.
+
+    ``409`` while it is not; completing again re-reads the size (the presigned URL may
+    have been used twice) and answers the file again.
+    """
+    file = await get_file(session, user_id, file_id)
+    # End the read transaction: no database connection is held while S3 answers.
+    await session.commit()
+    size = await store.object_size(file.object_key)
+    if size is None:
+        raise Conflict(NOT_UPLOADED)
+    file.size = size
+    file.status = UPLOADED
+    session.add(file)
+    await session.commit()
+    return file
+
