@@ -17,6 +17,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only route's session: no transaction, one round trip per query
+    (``shared.db.Database.read_session``)."""
+    async with request.app.state.db.read_session() as session:
+        yield session
+
+
 def get_outbox(request: Request) -> Outbox:
     """The service's outbox, to stage events in the request's transaction."""
     outbox: Outbox = request.app.state.outbox
@@ -24,4 +31,5 @@ def get_outbox(request: Request) -> Outbox:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session)]
+ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
 OutboxDep = Annotated[Outbox, Depends(get_outbox)]

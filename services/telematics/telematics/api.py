@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from shared.auth import CurrentPrincipal
-from shared.deps import DbSession, OutboxDep
+from shared.deps import DbSession, OutboxDep, ReadSession
 from shared.errors import ApiError, FieldErrors
 from telematics import ingest, queries, summary
 from telematics.models import vehicle_owners
@@ -29,7 +29,7 @@ SettingsDep = Annotated[TelematicsSettings, Depends(get_settings)]
 
 
 async def own_vehicle(vehicle_id: str, request: Request, principal: CurrentPrincipal,
-                      session: DbSession, settings: SettingsDep) -> VehicleId:
+                      session: ReadSession, settings: SettingsDep) -> VehicleId:
     """The path's vehicle id once the caller is known to own it (404 otherwise)."""
     await vehicle_owners.require_own_vehicle(
         session, vehicle_id, principal.user_id, vehicles=request.app.state.peers["vehicles"],
@@ -99,7 +99,7 @@ async def upload_batch(vehicle_id: str, request: Request, principal: CurrentPrin
 
 
 @router.get("/{vehicle_id}/samples/", response_model=SamplesPage)
-async def list_samples(vehicle_id: OwnVehicle, session: DbSession, settings: SettingsDep,
+async def list_samples(vehicle_id: OwnVehicle, session: ReadSession, settings: SettingsDep,
                        start: Annotated[str | None, Query(alias="from")] = None,
                        end: Annotated[str | None, Query(alias="to")] = None,
                        limit: str | None = None, cursor: str | None = None) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from shared.auth import CurrentPrincipal
-from shared.deps import DbSession, OutboxDep
+from shared.deps import DbSession, OutboxDep, ReadSession
 from vehicles import garage
 from vehicles.schemas import DongleLinkIn, VehicleIn, VehicleOut, VehiclePatch
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/vehicles", tags=["vehicles"])
 
 
 @router.get("/", response_model=list[VehicleOut])
-async def list_vehicles(principal: CurrentPrincipal, session: DbSession) -> list[VehicleOut]:
+async def list_vehicles(principal: CurrentPrincipal, session: ReadSession) -> list[VehicleOut]:
     return [VehicleOut.of(v) for v in await garage.list_vehicles(session, principal.user_id)]
 
 
@@ -31,7 +31,7 @@ async def create_vehicle(body: VehicleIn, principal: CurrentPrincipal, session: 
 
 @router.get("/{vehicle_id}/", response_model=VehicleOut)
 async def get_vehicle(vehicle_id: str, principal: CurrentPrincipal,
-                      session: DbSession) -> VehicleOut:
+                      session: ReadSession) -> VehicleOut:
     return VehicleOut.of(await garage.get_vehicle(session, principal.user_id, vehicle_id))
 
 
