@@ -55,13 +55,6 @@ def test_unknown_prefix_is_404_json(gateway, users, bearer):
     assert "error" in response.json()
 
 
-def test_service_not_deployed_is_503_json(gateway, users, bearer):
-    token = users.register()["accessToken"]
-    response = gateway.get("/api/appointments/upcoming/", headers=bearer(token))
-    assert response.status_code == 503
-    assert response.json() == {"error": "Service unavailable: appointments"}
-
-
 def test_oversized_body_is_413(gateway, users, bearer):
     token = users.register()["accessToken"]
     response = gateway.patch("/api/auth/me/", content=b"x" * (1024 * 1024 + 1),

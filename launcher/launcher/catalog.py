@@ -24,6 +24,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("vehicles", "vehicles.app:create_app", "vehicles.settings:VehiclesSettings", 8002),
     ServiceSpec("telematics", "telematics.app:create_app",
                 "telematics.settings:TelematicsSettings", 8003),
+    ServiceSpec("appointments", "appointments.app:create_app",
+                "appointments.settings:AppointmentsSettings", 8004),
     ServiceSpec("engagement", "engagement.app:create_app",
                 "engagement.settings:EngagementSettings", 8005),
     ServiceSpec("files", "files.app:create_app", "files.settings:FilesSettings", 8007),

@@ -1,0 +1,222 @@
+"""Appointments service tests: the real app in process, on SQLite and on PostgreSQL.
+
+Tokens are signed with a test RSA key whose JWK set the app gets as ``jwks_source``.
+The vehicles service (another package, not imported here) is stood in for by an
+``httpx.MockTransport`` that answers ``GET /api/vehicles/{id}/`` like CONTRACT.md says;
+the ownership projection is fed with real ``vehicle.*`` events through the in-process hub.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from appointments.app import create_app
+from appointments.settings import AppointmentsSettings
+from shared.events import Event, MemoryBus, get_hub
+from shared.testing import serve_in_process, wait_until
+from shared.tokens import static_jwks_source
+
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+KID = "appointments-test"
+JWKS = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(KEY.public_key())), "kid": KID,
+                  "alg": "RS256", "use": "sig"}]}
+
+
+def make_token(user_id: str, role: str = "member") -> str:
+    now = int(time.time())
+    claims = {"sub": user_id, "role": role, "tier": None, "typ": "access",
+              "jti": str(uuid.uuid4()), "iat": now, "exp": now + 3600}
+    return jwt.encode(claims, KEY, algorithm="RS256", headers={"kid": KID})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def next_weekday(weekday: int, *, after_days: int = 2) -> date:
+    """The first date with ``date.weekday() == weekday`` at least ``after_days`` from today
+    (UTC), so every slot of it is in the future in every time zone."""
+    day = datetime.now(UTC).date() + timedelta(days=after_days)
+    return day + timedelta(days=(weekday - day.weekday()) % 7)
+
+
+def utc(day: date, hour: int, minute: int = 0) -> str:
+    """``YYYY-MM-DDTHH:MM:00Z``."""
+    return f"{day.isoformat()}T{hour:02d}:{minute:02d}:00Z"
+
+
+class VehiclesStandIn:
+    """Answers ``GET /api/vehicles/{id}/`` like the vehicles service: 200 for the
+    caller's vehicle, 404 otherwise; ``down`` makes every call fail to connect."""
+
+    def __init__(self) -> None:
+        self.owners: dict[str, str] = {}
+        self.calls: list[str] = []
+        self.down = False
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request.url.path)
+        if self.down:
+            raise httpx.ConnectError("vehicles is down", request=request)
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        caller = jwt.decode(token, options={"verify_signature": False})["sub"]
+        vehicle_id = request.url.path.removeprefix("/api/vehicles/").strip("/")
+        if self.owners.get(vehicle_id) != caller:
+            return httpx.Response(404, json={"error": "Vehicle not found"})
+        return httpx.Response(200, json={"id": vehicle_id, "user": caller})
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.MockTransport(self.handler),
+                                 base_url="http://vehicles")
+
+
+def appointments_settings(database_url: str) -> AppointmentsSettings:
+    return AppointmentsSettings(database_url=database_url, amqp_url="memory://",
+                                outbox_poll_interval=0.05)
+
+
+@pytest.fixture
+def vehicles() -> VehiclesStandIn:
+    return VehiclesStandIn()
+
+
+@pytest.fixture
+async def make_app(database_url: str, vehicles: VehiclesStandIn) -> AsyncIterator[Any]:
+    """Builds an app on the test's database (call it twice for two service processes)."""
+    peers: list[httpx.AsyncClient] = []
+
+    def build() -> Any:
+        peers.append(vehicles.client())
+        return create_app(appointments_settings(database_url),
+                          jwks_source=static_jwks_source(JWKS), peers={"vehicles": peers[-1]})
+
+    yield build
+    for peer in peers:
+        await peer.aclose()
+
+
+@pytest.fixture
+def app(make_app: Any) -> Any:
+    return make_app()
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_in_process(app) as client:
+        yield client
+
+
+class Member:
+    """A signed-in user with one vehicle the ownership projection knows."""
+
+    def __init__(self, client: httpx.AsyncClient, user_id: str, vehicle_id: str,
+                 role: str = "member") -> None:
+        self.client = client
+        self.user_id = user_id
+        self.vehicle_id = vehicle_id
+        self.headers = bearer(make_token(user_id, role))
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.client.get(path, params=params, headers=self.headers)
+
+    async def post(self, path: str, body: Any = None) -> httpx.Response:
+        return await self.client.post(path, json=body, headers=self.headers)
+
+    async def patch(self, path: str, body: Any) -> httpx.Response:
+        return await self.client.patch(path, json=body, headers=self.headers)
+
+    async def book(self, location_id: str, start: str, **extra: Any) -> httpx.Response:
+        return await self.post("/api/appointments/book/", {
+            "vehicleId": self.vehicle_id, "locationId": location_id, "startTime": start,
+            **extra})
+
+    async def slots(self, location_id: str, day: date) -> list[str]:
+        """The ``start`` of every available slot."""
+        response = await self.get("/api/appointments/availability/",
+                                  locationId=location_id, date=day.isoformat())
+        assert response.status_code == 200, response.text
+        return [slot["start"] for slot in response.json()["availableSlots"]]
+
+
+class AppointmentsApi:
+    """What tests do over and over against one in-process appointments app."""
+
+    next_weekday = staticmethod(next_weekday)
+    utc = staticmethod(utc)
+
+    def __init__(self, app: Any, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+        self.admin = Member(client, str(uuid.uuid4()), "", role="admin")
+
+    async def publish_vehicle(self, kind: str, vehicle_id: str, user_id: str) -> None:
+        """Deliver ``vehicle.<kind>`` to the projection and wait until it is applied."""
+        hub = get_hub()
+        await wait_until(lambda: "appointments.vehicles" in hub.queues)
+        hub.route(Event.new(f"vehicle.{kind}", "vehicles", {
+            "vehicleId": vehicle_id, "userId": user_id, "vin": "1HGCM82633A004352",
+            "dongleId": None}))
+        await hub.wait_idle()
+
+    def caller(self, role: str) -> Member:
+        """A signed-in user with the given role and no vehicle."""
+        return Member(self.client, str(uuid.uuid4()), "", role=role)
+
+    async def member(self) -> Member:
+        """A new member whose vehicle the projection knows."""
+        member = Member(self.client, str(uuid.uuid4()), str(uuid.uuid4()))
+        await self.publish_vehicle("created", member.vehicle_id, member.user_id)
+        return member
+
+    async def location(self, **fields: Any) -> dict[str, Any]:
+        """Create a location as an admin (``name`` defaulted) and return its body."""
+        response = await self.admin.post("/api/appointments/locations/",
+                                         {"name": "Downtown", **fields})
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+
+@pytest.fixture
+def api(app: Any, client: httpx.AsyncClient) -> AppointmentsApi:
+    return AppointmentsApi(app, client)
+
+
+@pytest.fixture
+async def member(api: AppointmentsApi) -> Member:
+    return await api.member()
+
+
+class EventRecorder:
+    """Records the events of the given types published on the in-process hub."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.bus = MemoryBus()
+
+    async def start(self, *types: str) -> EventRecorder:
+        async def record(event: Event) -> None:
+            self.events.append(event)
+
+        await self.bus.subscribe(f"test.{uuid.uuid4().hex}", list(types), record)
+        return self
+
+    def of(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.type == kind]
+
+
+@pytest.fixture
+async def recorder(client: httpx.AsyncClient) -> AsyncIterator[EventRecorder]:
+    recorder = await EventRecorder().start("appointment.#", "location.#")
+    yield recorder
+    await recorder.bus.close()
