@@ -340,6 +340,7 @@ def main() -> None:
             log(f"starting gateway on :{gateway_port} -> telematics {','.join(telematics_urls)}")
             gateway = Process("gateway", uvicorn_argv("gateway.app:create_app", gateway_port,
                                                       factory=True), env)
+            processes.append(gateway)  # stopped in `finally` too, if the run fails
             wait_http(f"http://127.0.0.1:{gateway_port}/healthz", process=gateway)
             return gateway
 
