@@ -81,9 +81,11 @@ def topology(postgres_admin_url: str, amqp_url: str, tmp_path_factory: pytest.Te
                 postgres_admin_url, amqp_url, prefix="ma_e2e", progress=lambda _: None,
                 gateway_port=free_port(), log_dir=log_dir, extra_env=TEST_ENV,
                 # Two telematics processes, as ops scale ingest: every telematics test
-                # also exercises round-robin and processes sharing one database.
+                # also exercises round-robin and processes sharing one database. Two chat
+                # processes too: a socket on one receives what is sent on the other.
                 ports={spec.name: [free_port()] for spec in SERVICES}
-                | {"telematics": [free_port(), free_port()]}) as topo:
+                | {"telematics": [free_port(), free_port()],
+                   "chat": [free_port(), free_port()]}) as topo:
             yield topo
     except Exception:
         for log in sorted(log_dir.glob("*.log")):

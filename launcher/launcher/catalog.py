@@ -29,6 +29,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("engagement", "engagement.app:create_app",
                 "engagement.settings:EngagementSettings", 8005),
     ServiceSpec("files", "files.app:create_app", "files.settings:FilesSettings", 8007),
+    ServiceSpec("chat", "chat.app:create_app", "chat.settings:ChatSettings", 8006),
 )
 
 GATEWAY_FACTORY = "gateway.app:create_app"

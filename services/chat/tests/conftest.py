@@ -1,0 +1,269 @@
+"""Chat service tests: the real app, on SQLite and on PostgreSQL.
+
+Tokens are signed with a test RSA key whose JWK set the app gets as ``jwks_source``.
+The files service (another package, not imported here) is stood in for by an
+``httpx.MockTransport`` that answers ``GET /api/files/{id}/`` as CONTRACT.md says.
+REST tests call the app in process; socket tests serve it with uvicorn on a free port
+and talk to it with the ``websockets`` client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
+from jwt.algorithms import RSAAlgorithm
+from websockets.asyncio.client import ClientConnection, connect
+
+from chat.app import create_app
+from chat.settings import ChatSettings
+from shared.events import Event, MemoryBus, reset_hub
+from shared.testing import create_throwaway_vhost, serve_in_process, wait_until
+from shared.tokens import static_jwks_source
+
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+KID = "chat-test"
+JWKS = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(KEY.public_key())), "kid": KID,
+                  "alg": "RS256", "use": "sig"}]}
+
+
+def make_token(user_id: str, role: str = "member", lifetime: int = 3600) -> str:
+    now = int(time.time())
+    claims = {"sub": user_id, "role": role, "tier": None, "typ": "access",
+              "jti": str(uuid.uuid4()), "iat": now, "exp": now + lifetime}
+    return jwt.encode(claims, KEY, algorithm="RS256", headers={"kid": KID})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class FilesStandIn:
+    """Answers ``GET /api/files/{id}/`` like the files service: 200 for the caller's
+    file, 404 otherwise; ``down`` makes every call fail to connect."""
+
+    def __init__(self) -> None:
+        self.owners: dict[str, str] = {}
+        self.calls: list[str] = []
+        self.down = False
+
+    def add(self, owner_id: str) -> str:
+        file_id = str(uuid.uuid4())
+        self.owners[file_id] = owner_id
+        return file_id
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request.url.path)
+        if self.down:
+            raise httpx.ConnectError("files is down", request=request)
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        caller = jwt.decode(token, options={"verify_signature": False})["sub"]
+        file_id = request.url.path.removeprefix("/api/files/").strip("/")
+        if self.owners.get(file_id) != caller:
+            return httpx.Response(404, json={"error": "File not found"})
+        return httpx.Response(200, json={"id": file_id, "filename": "a.png",
+                                         "status": "uploaded"})
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.MockTransport(self.handler),
+                                 base_url="http://files")
+
+
+def chat_settings(database_url: str, **overrides: Any) -> ChatSettings:
+    values: dict[str, Any] = {"database_url": database_url, "amqp_url": "memory://",
+                              "outbox_poll_interval": 0.05}
+    values.update(overrides)
+    return ChatSettings(**values)
+
+
+@pytest.fixture
+def files() -> FilesStandIn:
+    return FilesStandIn()
+
+
+@pytest.fixture
+async def app(database_url: str, files: FilesStandIn) -> AsyncIterator[FastAPI]:
+    peer = files.client()
+    yield create_app(chat_settings(database_url), jwks_source=static_jwks_source(JWKS),
+                     peers={"files": peer})
+    await peer.aclose()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_in_process(app) as client:
+        yield client
+
+
+@asynccontextmanager
+async def serve_over_tcp(app: FastAPI, **options: Any) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a free port of 127.0.0.1; yields ``host:port``."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None,
+                            **options)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    await wait_until(lambda: server.started or task.done(), within=60)
+    if task.done():
+        task.result()
+        raise RuntimeError("uvicorn stopped during start-up")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(name="serve_over_tcp")
+def serve_over_tcp_fixture() -> Any:
+    """:func:`serve_over_tcp`, for tests that need their own uvicorn options."""
+    return serve_over_tcp
+
+
+class ChatApi:
+    """What tests do over and over against one chat app, through ``client``."""
+
+    bearer = staticmethod(bearer)
+    token = staticmethod(make_token)
+
+    def __init__(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+
+    @staticmethod
+    def person(role: str = "member") -> tuple[str, str]:
+        """A new user id and an access token for it."""
+        user_id = str(uuid.uuid4())
+        return user_id, make_token(user_id, role)
+
+    async def new_thread(self, token: str, **body: Any) -> dict[str, Any]:
+        response = await self.client.post("/api/chat/threads/", json=body,
+                                          headers=bearer(token))
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def post(self, token: str, thread_id: str, body: Any = "hello",
+                   **extra: Any) -> httpx.Response:
+        return await self.client.post(f"/api/chat/threads/{thread_id}/messages/",
+                                      json={"body": body, **extra}, headers=bearer(token))
+
+    async def messages(self, token: str, thread_id: str, **params: str) -> httpx.Response:
+        return await self.client.get(f"/api/chat/threads/{thread_id}/messages/",
+                                     params=params, headers=bearer(token))
+
+    async def threads(self, token: str) -> list[dict[str, Any]]:
+        response = await self.client.get("/api/chat/threads/", headers=bearer(token))
+        assert response.status_code == 200, response.text
+        return list(response.json())
+
+
+@pytest.fixture
+def person() -> Any:
+    """``person(role)`` -> a new user id and an access token for it."""
+    return ChatApi.person
+
+
+@pytest.fixture
+def api(app: FastAPI, client: httpx.AsyncClient) -> ChatApi:
+    return ChatApi(app, client)
+
+
+class ServedChat(ChatApi):
+    """A chat app served over TCP: REST calls and sockets against it."""
+
+    def __init__(self, app: FastAPI, address: str, client: httpx.AsyncClient) -> None:
+        super().__init__(app, client)
+        self.address = address
+        self.sockets: list[ClientConnection] = []
+
+    async def connect(self, token: str | None, *, subprotocol: bool = False,
+                      path: str = "/chat/ws") -> ClientConnection:
+        url = f"ws://{self.address}{path}"
+        if token is not None and not subprotocol:
+            url += f"?token={token}"
+        protocols: Any = ["bearer", token] if subprotocol else None
+        socket = await connect(url, subprotocols=protocols, open_timeout=10)
+        self.sockets.append(socket)
+        return socket
+
+    async def close(self) -> None:
+        for socket in self.sockets:
+            await socket.close()
+
+    @staticmethod
+    async def next_frame(socket: ClientConnection, within: float = 10.0) -> dict[str, Any]:
+        """The next frame the socket receives, decoded (fails after ``within`` seconds)."""
+        async with asyncio.timeout(within):
+            return dict(json.loads(await socket.recv()))
+
+    async def send(self, socket: ClientConnection, **frame: Any) -> None:
+        await socket.send(json.dumps(frame))
+
+
+@pytest.fixture
+async def served(app: FastAPI) -> AsyncIterator[ServedChat]:
+    reset_hub()
+    async with serve_over_tcp(app) as address:
+        async with httpx.AsyncClient(base_url=f"http://{address}") as client:
+            served = ServedChat(app, address, client)
+            yield served
+            await served.close()
+
+
+class EventRecorder:
+    """Records the events of the given types published on the in-process hub."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.bus = MemoryBus()
+
+    async def start(self, *types: str) -> EventRecorder:
+        async def record(event: Event) -> None:
+            self.events.append(event)
+
+        await self.bus.subscribe(f"test.{uuid.uuid4().hex}", list(types), record)
+        return self
+
+    def of(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.type == kind]
+
+
+@pytest.fixture
+async def recorder(client: httpx.AsyncClient) -> AsyncIterator[EventRecorder]:
+    recorder = await EventRecorder().start("chat.#")
+    yield recorder
+    await recorder.bus.close()
+
+
+@pytest.fixture
+async def replicas(postgres_url: str, amqp_url: str,
+                   files: FilesStandIn) -> AsyncIterator[tuple[ServedChat, ServedChat]]:
+    """Two chat processes' worth of apps on one PostgreSQL database and one RabbitMQ
+    vhost of their own, each served on its own port."""
+    vhost_url, drop_vhost = create_throwaway_vhost(amqp_url, prefix="ma_chat_test")
+    peer = files.client()
+    settings = chat_settings(postgres_url, amqp_url=vhost_url)
+    apps = [create_app(settings, jwks_source=static_jwks_source(JWKS), peers={"files": peer})
+            for _ in range(2)]
+    try:
+        async with serve_over_tcp(apps[0]) as first, serve_over_tcp(apps[1]) as second, \
+                httpx.AsyncClient(base_url=f"http://{first}") as client_1, \
+                httpx.AsyncClient(base_url=f"http://{second}") as client_2:
+            served = (ServedChat(apps[0], first, client_1), ServedChat(apps[1], second, client_2))
+            yield served
+            for replica in served:
+                await replica.close()
+    finally:
+        await peer.aclose()
+        drop_vhost()
