@@ -18,11 +18,12 @@ def as_sessionmaker(engine_or_sessionmaker: AsyncEngine | SessionFactory) -> Ses
     return engine_or_sessionmaker
 
 
-async def execute(session: AsyncSession, statement: Executable) -> Result[Any]:
-    """Run a Core statement in the session's transaction.
+async def execute(session: AsyncSession, statement: Executable,
+                  parameters: dict[str, Any] | None = None) -> Result[Any]:
+    """Run a Core statement (with bound ``parameters``) in the session's transaction.
 
     Through the session's connection rather than ``session.execute`` because SQLModel's
     ``AsyncSession.execute`` warns that it is deprecated in favour of ``exec``.
     """
     connection = await session.connection()
-    return await connection.execute(statement)
+    return await connection.execute(statement, parameters)

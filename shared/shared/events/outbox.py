@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.events._sessions import SessionFactory, as_sessionmaker, execute
@@ -35,7 +35,9 @@ class Outbox:
     """Stages a service's events in its own database."""
 
     def __init__(self, tables: EventTables, producer: str) -> None:
-        self._table = tables.outbox
+        # Built once: a statement made per call costs SQLAlchemy a cache-key walk every
+        # time, and this runs in every write transaction of every service.
+        self._insert = insert(tables.outbox)
         self._producer = producer
 
     async def add(self, session: AsyncSession, type: str, data: dict[str, Any]) -> Event:
@@ -45,16 +47,9 @@ class Outbox:
         Works with SQLAlchemy's and SQLModel's ``AsyncSession``.
         """
         event = Event.new(type, self._producer, data)
-        await execute(
-            session,
-            insert(self._table).values(
-                id=event.id,
-                type=event.type,
-                payload=event.to_json().decode(),
-                created_at=event.occurred_at,
-                attempts=0,
-            ),
-        )
+        await execute(session, self._insert, {
+            "id": event.id, "type": event.type, "payload": event.to_json().decode(),
+            "created_at": event.occurred_at, "attempts": 0})
         session.info[STAGED_FLAG] = True
         return event
 
@@ -83,11 +78,22 @@ class OutboxRelay:
         linger: float = 0.02,
     ) -> None:
         self._sessionmaker = as_sessionmaker(engine_or_sessionmaker)
-        self._table = tables.outbox
         self._bus = bus
         self._poll_interval = poll_interval
         self._linger = linger
         self._batch_size = batch_size
+        table = tables.outbox
+        self._select_pending = (
+            select(table.c.id, table.c.payload)
+            .where(table.c.published_at.is_(None))
+            .order_by(table.c.created_at, table.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True))
+        self._mark_published = (update(table)
+                                .where(table.c.id.in_(bindparam("ids", expanding=True)))
+                                .values(published_at=bindparam("now")))
+        self._count_attempt = (update(table).where(table.c.id == bindparam("failed"))
+                               .values(attempts=table.c.attempts + 1))
         self._wake = asyncio.Event()
         # One pass at a time in this process: SQLite has no row locks to keep two
         # passes (the background one and a direct call) from publishing a row twice.
@@ -127,18 +133,8 @@ class OutboxRelay:
 
     async def _publish_batch(self) -> tuple[int, bool]:
         """Publish one batch; returns (published, whether another batch may be waiting)."""
-        table = self._table
         async with self._sessionmaker() as session, session.begin():
-            rows = (
-                await execute(
-                    session,
-                    select(table.c.id, table.c.payload)
-                    .where(table.c.published_at.is_(None))
-                    .order_by(table.c.created_at, table.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True),
-                )
-            ).all()
+            rows = (await execute(session, self._select_pending)).all()
             # Publish the whole batch at once and wait for every confirm together: one
             # channel keeps them in order on the wire, and a pass costs one confirm wait
             # instead of one per event.
@@ -162,17 +158,10 @@ class OutboxRelay:
                     break
                 published.append(row.id)
             if published:
-                await execute(
-                    session,
-                    update(table)
-                    .where(table.c.id.in_(published))
-                    .values(published_at=datetime.now(UTC)),
-                )
+                await execute(session, self._mark_published,
+                              {"ids": published, "now": datetime.now(UTC)})
             if failed is not None:
-                await execute(
-                    session,
-                    update(table).where(table.c.id == failed).values(attempts=table.c.attempts + 1),
-                )
+                await execute(session, self._count_attempt, {"failed": failed})
         if published:
             logger.debug(
                 "outbox published", extra={"event": "outbox.published", "count": len(published)}
