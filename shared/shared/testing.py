@@ -1,4 +1,4 @@
-"""Test infrastructure shared by every package's tests: broker and database URLs.
+"""Test infrastructure shared by every package's tests: broker and database URLs, tokens.
 
 Resolution order (ARCHITECTURE.md, "Machines here"): the ``TEST_AMQP_URL`` /
 ``TEST_DATABASE_URL`` environment variables, else the local defaults when they answer,
@@ -8,8 +8,10 @@ skip, except under ``CI=true`` where a missing service is a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, closing
@@ -17,11 +19,45 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from shared.tokens import JwksSource, static_jwks_source
 
 LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 LOCAL_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 Cleanup = Callable[[], None]
+
+
+class TokenSigner:
+    """Signs access tokens as the auth service does, for a service's own tests.
+
+    The RSA key is made here; hand ``jwks_source`` to the service's ``create_app``.
+    """
+
+    def __init__(self, kid: str = "test-key") -> None:
+        self.kid = kid
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update(kid=kid, alg="RS256", use="sig")
+        self.jwks: dict[str, Any] = {"keys": [jwk]}
+
+    @property
+    def jwks_source(self) -> JwksSource:
+        """The JWK set of this signer's key, as a service's token verifier reads it."""
+        return static_jwks_source(self.jwks)
+
+    def token(self, user_id: str, *, role: str = "member", tier: str | None = None,
+              lifetime: int = 3600, key: Any = None, **claims: Any) -> str:
+        """An RS256 access token for ``user_id``; ``claims`` override the defaults and
+        ``key`` signs with another key (a forged token)."""
+        now = int(time.time())
+        payload = {"sub": user_id, "role": role, "tier": tier, "typ": "access",
+                   "jti": str(uuid.uuid4()), "iat": now, "exp": now + lifetime, **claims}
+        return jwt.encode(payload, key or self.key, algorithm="RS256",
+                          headers={"kid": self.kid})
 
 
 def port_answers(url: str, timeout: float = 0.5) -> bool:

@@ -8,8 +8,6 @@ the ownership projection is fed with real ``vehicle.*`` events through the in-pr
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -18,26 +16,17 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
 from appointments.app import create_app
 from appointments.settings import AppointmentsSettings
 from shared.events import Event, MemoryBus, get_hub
-from shared.testing import serve_in_process, wait_until
-from shared.tokens import static_jwks_source
+from shared.testing import TokenSigner, serve_in_process, wait_until
 
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-KID = "appointments-test"
-JWKS = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(KEY.public_key())), "kid": KID,
-                  "alg": "RS256", "use": "sig"}]}
+SIGNER = TokenSigner("appointments-test")
 
 
 def make_token(user_id: str, role: str = "member") -> str:
-    now = int(time.time())
-    claims = {"sub": user_id, "role": role, "tier": None, "typ": "access",
-              "jti": str(uuid.uuid4()), "iat": now, "exp": now + 3600}
-    return jwt.encode(claims, KEY, algorithm="RS256", headers={"kid": KID})
+    return SIGNER.token(user_id, role=role)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -99,7 +88,7 @@ async def make_app(database_url: str, vehicles: VehiclesStandIn) -> AsyncIterato
     def build() -> Any:
         peers.append(vehicles.client())
         return create_app(appointments_settings(database_url),
-                          jwks_source=static_jwks_source(JWKS), peers={"vehicles": peers[-1]})
+                          jwks_source=SIGNER.jwks_source, peers={"vehicles": peers[-1]})
 
     yield build
     for peer in peers:

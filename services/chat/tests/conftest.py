@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,28 +20,19 @@ import httpx
 import jwt
 import pytest
 import uvicorn
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
-from jwt.algorithms import RSAAlgorithm
 from websockets.asyncio.client import ClientConnection, connect
 
 from chat.app import create_app
 from chat.settings import ChatSettings
 from shared.events import Event, MemoryBus, reset_hub
-from shared.testing import create_throwaway_vhost, serve_in_process, wait_until
-from shared.tokens import static_jwks_source
+from shared.testing import TokenSigner, create_throwaway_vhost, serve_in_process, wait_until
 
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-KID = "chat-test"
-JWKS = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(KEY.public_key())), "kid": KID,
-                  "alg": "RS256", "use": "sig"}]}
+SIGNER = TokenSigner("chat-test")
 
 
 def make_token(user_id: str, role: str = "member", lifetime: int = 3600) -> str:
-    now = int(time.time())
-    claims = {"sub": user_id, "role": role, "tier": None, "typ": "access",
-              "jti": str(uuid.uuid4()), "iat": now, "exp": now + lifetime}
-    return jwt.encode(claims, KEY, algorithm="RS256", headers={"kid": KID})
+    return SIGNER.token(user_id, role=role, lifetime=lifetime)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -95,7 +85,7 @@ def files() -> FilesStandIn:
 @pytest.fixture
 async def app(database_url: str, files: FilesStandIn) -> AsyncIterator[FastAPI]:
     peer = files.client()
-    yield create_app(chat_settings(database_url), jwks_source=static_jwks_source(JWKS),
+    yield create_app(chat_settings(database_url), jwks_source=SIGNER.jwks_source,
                      peers={"files": peer})
     await peer.aclose()
 
@@ -254,7 +244,7 @@ async def replicas(postgres_url: str, amqp_url: str,
     vhost_url, drop_vhost = create_throwaway_vhost(amqp_url, prefix="ma_chat_test")
     peer = files.client()
     settings = chat_settings(postgres_url, amqp_url=vhost_url)
-    apps = [create_app(settings, jwks_source=static_jwks_source(JWKS), peers={"files": peer})
+    apps = [create_app(settings, jwks_source=SIGNER.jwks_source, peers={"files": peer})
             for _ in range(2)]
     try:
         async with serve_over_tcp(apps[0]) as first, serve_over_tcp(apps[1]) as second, \

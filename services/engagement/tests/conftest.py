@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 import string
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -21,28 +20,19 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import func, select
 
 from engagement.app import create_app
 from engagement.models import event_tables, referrals
 from engagement.settings import EngagementSettings
 from shared.events import Event, get_hub
-from shared.testing import serve_in_process, wait_until
-from shared.tokens import static_jwks_source
+from shared.testing import TokenSigner, serve_in_process, wait_until
 
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-KID = "engagement-test"
-JWKS = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(KEY.public_key())), "kid": KID,
-                  "alg": "RS256", "use": "sig"}]}
+SIGNER = TokenSigner("engagement-test")
 
 
 def make_token(user_id: str, role: str = "member", tier: str | None = None) -> str:
-    now = int(time.time())
-    claims = {"sub": user_id, "role": role, "tier": tier, "typ": "access",
-              "jti": str(uuid.uuid4()), "iat": now, "exp": now + 3600}
-    return jwt.encode(claims, KEY, algorithm="RS256", headers={"kid": KID})
+    return SIGNER.token(user_id, role=role, tier=tier)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -110,7 +100,7 @@ async def app(database_url: str, peer: PeerStandIn,
               settings_overrides: dict[str, Any]) -> AsyncIterator[Any]:
     auth, vehicles = peer.client("auth"), peer.client("vehicles")
     yield create_app(engagement_settings(database_url, **settings_overrides),
-                     jwks_source=static_jwks_source(JWKS),
+                     jwks_source=SIGNER.jwks_source,
                      peers={"auth": auth, "vehicles": vehicles})
     await auth.aclose()
     await vehicles.aclose()

@@ -9,8 +9,6 @@ Access tokens are signed with a test RSA key whose JWK set is the app's ``jwks_s
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -18,28 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
 from files.app import create_app
 from files.settings import FilesSettings
-from shared.testing import serve_in_process
-from shared.tokens import static_jwks_source
+from shared.testing import TokenSigner, serve_in_process
 
-KID = "files-test-key"
-SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-JWKS = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(SIGNING_KEY.public_key())), "kid": KID,
-                  "alg": "RS256", "use": "sig"}]}
+SIGNER = TokenSigner("files-test-key")
 
 
 def access_token(user_id: str) -> str:
     """An RS256 access token for ``user_id``, as the auth service issues them."""
-    now = int(time.time())
-    claims = {"sub": user_id, "role": "member", "tier": None, "typ": "access",
-              "jti": str(uuid.uuid4()), "iat": now, "exp": now + 3600}
-    return jwt.encode(claims, SIGNING_KEY, algorithm="RS256", headers={"kid": KID})
+    return SIGNER.token(user_id)
 
 
 def new_bucket() -> str:
@@ -75,7 +63,7 @@ def serve(database_url: str, s3_endpoint: str) -> Serve:
             "s3_endpoint_url": s3_endpoint, "s3_bucket": new_bucket(),
             "aws_access_key_id": "test", "aws_secret_access_key": "test"}
         values.update(overrides)
-        app = create_app(FilesSettings(**values), jwks_source=static_jwks_source(JWKS))
+        app = create_app(FilesSettings(**values), jwks_source=SIGNER.jwks_source)
         async with serve_in_process(app) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client

@@ -8,8 +8,6 @@ the ownership projection is fed with real ``vehicle.*`` events through the in-pr
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,29 +15,20 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import func, select
 
 from shared.events import Event, MemoryBus, get_hub
-from shared.testing import serve_in_process, wait_until
-from shared.tokens import static_jwks_source
+from shared.testing import TokenSigner, serve_in_process, wait_until
 from telematics.app import create_app
 from telematics.models import TelemetryBatch, samples
 from telematics.settings import TelematicsSettings
 
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-KID = "telematics-test"
-JWKS = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(KEY.public_key())), "kid": KID,
-                  "alg": "RS256", "use": "sig"}]}
+SIGNER = TokenSigner("telematics-test")
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z in epoch ms
 
 
 def make_token(user_id: str, role: str = "member") -> str:
-    now = int(time.time())
-    claims = {"sub": user_id, "role": role, "tier": None, "typ": "access",
-              "jti": str(uuid.uuid4()), "iat": now, "exp": now + 3600}
-    return jwt.encode(claims, KEY, algorithm="RS256", headers={"kid": KID})
+    return SIGNER.token(user_id, role=role)
 
 
 class VehiclesStandIn:
@@ -83,7 +72,7 @@ def vehicles() -> VehiclesStandIn:
 @pytest.fixture
 async def app(database_url: str, vehicles: VehiclesStandIn) -> AsyncIterator[Any]:
     peer = vehicles.client()
-    yield create_app(telematics_settings(database_url), jwks_source=static_jwks_source(JWKS),
+    yield create_app(telematics_settings(database_url), jwks_source=SIGNER.jwks_source,
                      peers={"vehicles": peer})
     await peer.aclose()
 

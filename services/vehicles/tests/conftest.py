@@ -7,42 +7,25 @@ as its ``jwks_source``, exactly as the auth service's tokens would be verified.
 from __future__ import annotations
 
 import itertools
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
-from shared.testing import serve_in_process
-from shared.tokens import static_jwks_source
+from shared.testing import TokenSigner, serve_in_process
 from vehicles.app import create_app
 from vehicles.settings import VehiclesSettings
 
-KID = "vehicles-test-key"
-SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+SIGNER = TokenSigner("vehicles-test-key")
 _vins = itertools.count(100_000)
 
 
-def _jwks() -> dict[str, Any]:
-    jwk = json.loads(RSAAlgorithm.to_jwk(SIGNING_KEY.public_key()))
-    jwk.update(kid=KID, alg="RS256", use="sig")
-    return {"keys": [jwk]}
-
-
-def access_token(user_id: str, *, key: Any = SIGNING_KEY, **claims: Any) -> str:
+def access_token(user_id: str, *, key: Any = None, **claims: Any) -> str:
     """An RS256 access token for ``user_id``, as the auth service issues them."""
-    now = int(time.time())
-    payload = {"sub": user_id, "role": "member", "tier": None, "typ": "access",
-               "jti": str(uuid.uuid4()), "iat": now, "exp": now + 3600}
-    payload.update(claims)
-    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": KID})
+    return SIGNER.token(user_id, key=key, **claims)
 
 
 def unique_vin() -> str:
@@ -57,7 +40,7 @@ def vehicles_settings(database_url: str) -> VehiclesSettings:
 
 @pytest.fixture
 async def app(database_url: str) -> Any:
-    return create_app(vehicles_settings(database_url), jwks_source=static_jwks_source(_jwks()))
+    return create_app(vehicles_settings(database_url), jwks_source=SIGNER.jwks_source)
 
 
 @pytest.fixture
