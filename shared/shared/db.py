@@ -55,7 +55,7 @@ def _tune_sqlite(dbapi_connection: Any, _: Any) -> None:
 class Database:
     """An async engine plus a session factory for one service's database."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 20) -> None:
         self.url = async_url(url)
         # No pool_pre_ping: it costs a round trip on every checkout (measured: about a
         # sixth of a simple read's throughput). After a database restart the first
@@ -66,7 +66,7 @@ class Database:
             if self.url.database:
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)

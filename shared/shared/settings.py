@@ -28,6 +28,10 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     bus_connect_grace_seconds: float = Field(
         default=5.0, description="How long start-up waits for the broker before serving")
+    database_pool_size: int = Field(
+        default=20, ge=1, description="PostgreSQL connections a process keeps open")
+    database_max_overflow: int = Field(
+        default=20, ge=0, description="Extra connections under load, closed once idle again")
 
     @property
     def effective_database_url(self) -> str:
