@@ -40,7 +40,7 @@ class TokenIssuer:
         self.key = key
 
     def _sign(self, claims: dict[str, object]) -> str:
-        return jwt.encode(claims, self.key.private_pem, algorithm="RS256",
+        return jwt.encode(claims, self.key.private_key, algorithm="RS256",
                           headers={"kid": self.key.kid})
 
     async def _active_tier(self, session: AsyncSession, user: User) -> str | None:
