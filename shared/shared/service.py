@@ -122,7 +122,9 @@ def create_service_app(
     ``httpx.AsyncClient`` on that URL, closed on shutdown.
     """
     configure_logging(settings.service_name, settings.log_level)
-    database = Database(settings.effective_database_url)
+    database = Database(settings.effective_database_url,
+                        pool_size=settings.database_pool_size,
+                        max_overflow=settings.database_max_overflow)
     bus = create_bus(settings.amqp_url)
     relay = OutboxRelay(database.sessionmaker, event_tables, bus,
                         poll_interval=settings.outbox_poll_interval)
