@@ -23,12 +23,37 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from shared.events import Event, MemoryBus
 from shared.tokens import JwksSource, static_jwks_source
 
 LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 LOCAL_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 Cleanup = Callable[[], None]
+
+
+class EventRecorder:
+    """Records the events of the given types published on the in-process hub (tests)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.bus = MemoryBus()
+
+    async def start(self, *types: str) -> EventRecorder:
+        """Start recording events whose type matches one of ``types`` (topic patterns)."""
+        async def record(event: Event) -> None:
+            self.events.append(event)
+
+        await self.bus.subscribe(f"test.{uuid.uuid4().hex}", list(types), record)
+        return self
+
+    def of(self, kind: str) -> list[Event]:
+        """The recorded events of type ``kind``, in the order they were published."""
+        return [e for e in self.events if e.type == kind]
+
+    async def close(self) -> None:
+        """Stop recording."""
+        await self.bus.close()
 
 
 class TokenSigner:

@@ -19,8 +19,8 @@ import pytest
 
 from appointments.app import create_app
 from appointments.settings import AppointmentsSettings
-from shared.events import Event, MemoryBus, get_hub
-from shared.testing import TokenSigner, serve_in_process, wait_until
+from shared.events import Event, get_hub
+from shared.testing import EventRecorder, TokenSigner, serve_in_process, wait_until
 
 SIGNER = TokenSigner("appointments-test")
 
@@ -186,26 +186,8 @@ async def member(api: AppointmentsApi) -> Member:
     return await api.member()
 
 
-class EventRecorder:
-    """Records the events of the given types published on the in-process hub."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.bus = MemoryBus()
-
-    async def start(self, *types: str) -> EventRecorder:
-        async def record(event: Event) -> None:
-            self.events.append(event)
-
-        await self.bus.subscribe(f"test.{uuid.uuid4().hex}", list(types), record)
-        return self
-
-    def of(self, kind: str) -> list[Event]:
-        return [e for e in self.events if e.type == kind]
-
-
 @pytest.fixture
 async def recorder(client: httpx.AsyncClient) -> AsyncIterator[EventRecorder]:
     recorder = await EventRecorder().start("appointment.#", "location.#")
     yield recorder
-    await recorder.bus.close()
+    await recorder.close()

@@ -25,8 +25,14 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from chat.app import create_app
 from chat.settings import ChatSettings
-from shared.events import Event, MemoryBus, reset_hub
-from shared.testing import TokenSigner, create_throwaway_vhost, serve_in_process, wait_until
+from shared.events import reset_hub
+from shared.testing import (
+    EventRecorder,
+    TokenSigner,
+    create_throwaway_vhost,
+    serve_in_process,
+    wait_until,
+)
 
 SIGNER = TokenSigner("chat-test")
 
@@ -211,29 +217,11 @@ async def served(app: FastAPI) -> AsyncIterator[ServedChat]:
             await served.close()
 
 
-class EventRecorder:
-    """Records the events of the given types published on the in-process hub."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.bus = MemoryBus()
-
-    async def start(self, *types: str) -> EventRecorder:
-        async def record(event: Event) -> None:
-            self.events.append(event)
-
-        await self.bus.subscribe(f"test.{uuid.uuid4().hex}", list(types), record)
-        return self
-
-    def of(self, kind: str) -> list[Event]:
-        return [e for e in self.events if e.type == kind]
-
-
 @pytest.fixture
 async def recorder(client: httpx.AsyncClient) -> AsyncIterator[EventRecorder]:
     recorder = await EventRecorder().start("chat.#")
     yield recorder
-    await recorder.bus.close()
+    await recorder.close()
 
 
 @pytest.fixture

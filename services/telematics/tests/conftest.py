@@ -17,8 +17,8 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
-from shared.events import Event, MemoryBus, get_hub
-from shared.testing import TokenSigner, serve_in_process, wait_until
+from shared.events import Event, get_hub
+from shared.testing import EventRecorder, TokenSigner, serve_in_process, wait_until
 from telematics.app import create_app
 from telematics.models import TelemetryBatch, samples
 from telematics.settings import TelematicsSettings
@@ -141,26 +141,8 @@ def api(app: Any, client: httpx.AsyncClient) -> TelematicsApi:
     return TelematicsApi(app, client)
 
 
-class EventRecorder:
-    """Records the events of the given types published on the in-process hub."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.bus = MemoryBus()
-
-    async def start(self, *types: str) -> EventRecorder:
-        async def record(event: Event) -> None:
-            self.events.append(event)
-
-        await self.bus.subscribe(f"test.{uuid.uuid4().hex}", list(types), record)
-        return self
-
-    def of(self, kind: str) -> list[Event]:
-        return [e for e in self.events if e.type == kind]
-
-
 @pytest.fixture
 async def recorder(client: httpx.AsyncClient) -> AsyncIterator[EventRecorder]:
     recorder = await EventRecorder().start("telematics.#")
     yield recorder
-    await recorder.bus.close()
+    await recorder.close()
