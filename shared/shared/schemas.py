@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 
@@ -25,3 +26,44 @@ class CamelModel(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True,
                               from_attributes=True, serialize_by_alias=True)
+
+
+NULL_MESSAGE = "This field may not be null."
+BLANK_MESSAGE = "This field may not be blank."
+
+
+def not_null(value: Any) -> Any:
+    """Raise the contract's message for an explicit ``null``."""
+    if value is None:
+        raise ValueError(NULL_MESSAGE)
+    return value
+
+
+NotNull = BeforeValidator(not_null)
+"""Rejects an explicit ``null`` with the contract's wording (use on required fields)."""
+
+
+def required_text(max_length: int) -> Callable[[str], str]:
+    """An ``AfterValidator`` body: a non-blank string of at most ``max_length``, trimmed."""
+
+    def check(value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError(BLANK_MESSAGE)
+        if len(value) > max_length:
+            raise ValueError(f"Ensure this field has no more than {max_length} characters.")
+        return value
+
+    return check
+
+
+def optional_text(max_length: int) -> Callable[[str | None], str | None]:
+    """An ``AfterValidator`` body: an optional string, trimmed; blank means absent."""
+    required = required_text(max_length)
+
+    def check(value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return required(value)
+
+    return check

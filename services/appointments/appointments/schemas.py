@@ -8,7 +8,6 @@ raised by a validator becomes the message in the 400 field map (``{"timezone": [
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any
@@ -19,7 +18,15 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_v
 from appointments.hours import complete_week, day_window
 from appointments.models import Appointment, Location
 from appointments.slots import as_utc
-from shared.schemas import CamelModel, UtcDateTime
+from shared.schemas import (
+    NULL_MESSAGE,
+    CamelModel,
+    NotNull,
+    UtcDateTime,
+    not_null,
+    optional_text,
+    required_text,
+)
 
 NAME_MAX_LENGTH = 200
 ADDRESS_MAX_LENGTH = 500
@@ -29,8 +36,6 @@ SERVICE_MAX_LENGTH = 100
 MAX_SERVICES = 20
 MAX_CAPACITY = 10_000
 
-NULL_MESSAGE = "This field may not be null."
-BLANK_MESSAGE = "This field may not be blank."
 
 
 @cache
@@ -52,36 +57,10 @@ def _day_hours(value: list[str] | None) -> list[str] | None:
     return value
 
 
-def _not_null(value: Any) -> Any:
-    if value is None:
-        raise ValueError(NULL_MESSAGE)
-    return value
 
 
-def _text(max_length: int) -> Callable[[str], str]:
-    """A required, non-blank string of at most ``max_length`` characters, trimmed."""
-
-    def check(value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError(BLANK_MESSAGE)
-        if len(value) > max_length:
-            raise ValueError(f"Ensure this field has no more than {max_length} characters.")
-        return value
-
-    return check
 
 
-def _optional_text(max_length: int) -> Callable[[str | None], str | None]:
-    """An optional string, trimmed; blank means absent (``null``)."""
-    required = _text(max_length)
-
-    def check(value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        return required(value)
-
-    return check
 
 
 def _timestamp_string(value: Any) -> Any:
@@ -93,17 +72,16 @@ def _timestamp_string(value: Any) -> Any:
     return value
 
 
-NotNull = BeforeValidator(_not_null)
-Name = Annotated[str, NotNull, AfterValidator(_text(NAME_MAX_LENGTH))]
-Address = Annotated[str | None, AfterValidator(_optional_text(ADDRESS_MAX_LENGTH))]
-Phone = Annotated[str | None, AfterValidator(_optional_text(PHONE_MAX_LENGTH))]
+Name = Annotated[str, NotNull, AfterValidator(required_text(NAME_MAX_LENGTH))]
+Address = Annotated[str | None, AfterValidator(optional_text(ADDRESS_MAX_LENGTH))]
+Phone = Annotated[str | None, AfterValidator(optional_text(PHONE_MAX_LENGTH))]
 Latitude = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
 TimeZone = Annotated[str, NotNull, AfterValidator(_timezone)]
 Capacity = Annotated[int, NotNull, Field(strict=True, ge=1, le=MAX_CAPACITY)]
 DayHours = Annotated[list[str] | None, AfterValidator(_day_hours)]
-Id = Annotated[str, NotNull, AfterValidator(_text(ID_MAX_LENGTH))]
-ServiceName = Annotated[str, AfterValidator(_text(SERVICE_MAX_LENGTH))]
+Id = Annotated[str, NotNull, AfterValidator(required_text(ID_MAX_LENGTH))]
+ServiceName = Annotated[str, AfterValidator(required_text(SERVICE_MAX_LENGTH))]
 StartTime = Annotated[datetime, BeforeValidator(_timestamp_string), AfterValidator(as_utc)]
 
 
@@ -165,7 +143,7 @@ class LocationPatch(CamelModel):
     @field_validator("name", "timezone", "hours", "capacity", mode="before")
     @classmethod
     def _required_fields_not_null(cls, value: Any) -> Any:
-        return _not_null(value)
+        return not_null(value)
 
     def changes(self) -> dict[str, Any]:
         """The attributes the client sent, by attribute name."""

@@ -6,7 +6,6 @@ raised by a validator becomes the message in the 400 field map.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -14,7 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, field_validator
 from sqlalchemy import Row
 
 from engagement.models import TIERS, Offer
-from shared.schemas import CamelModel, UtcDateTime
+from shared.schemas import CamelModel, NotNull, UtcDateTime, not_null, required_text
 
 TITLE_MAX_LENGTH = 200
 TEXT_MAX_LENGTH = 5000
@@ -23,28 +22,10 @@ MAX_LOCATIONS = 100
 CODE_MAX_LENGTH = 32
 USER_ID_MAX_LENGTH = 64
 
-NULL_MESSAGE = "This field may not be null."
-BLANK_MESSAGE = "This field may not be blank."
 
 
-def _not_null(value: Any) -> Any:
-    if value is None:
-        raise ValueError(NULL_MESSAGE)
-    return value
 
 
-def _required_text(max_length: int) -> Callable[[str], str]:
-    """A non-blank string of at most ``max_length`` characters, trimmed."""
-
-    def check(value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError(BLANK_MESSAGE)
-        if len(value) > max_length:
-            raise ValueError(f"Ensure this field has no more than {max_length} characters.")
-        return value
-
-    return check
 
 
 def _free_text(value: str | None) -> str:
@@ -88,8 +69,7 @@ def _location_ids(values: list[str]) -> list[str]:
     return ids
 
 
-NotNull = BeforeValidator(_not_null)
-Title = Annotated[str, NotNull, AfterValidator(_required_text(TITLE_MAX_LENGTH))]
+Title = Annotated[str, NotNull, AfterValidator(required_text(TITLE_MAX_LENGTH))]
 FreeText = Annotated[str | None, AfterValidator(_free_text)]
 Expiry = Annotated[datetime | None, BeforeValidator(_timestamp)]
 Tiers = Annotated[list[str], NotNull, AfterValidator(_tiers)]
@@ -124,7 +104,7 @@ class OfferPatch(CamelModel):
     @field_validator("title", "eligible_memberships", "locations", mode="before")
     @classmethod
     def _not_nullable(cls, value: Any) -> Any:
-        return _not_null(value)
+        return not_null(value)
 
     def changes(self) -> dict[str, Any]:
         """The fields the client sent, by attribute name."""
@@ -180,10 +160,10 @@ class ReferralInfoOut(CamelModel):
 
 
 def _optional_user_id(value: str | None) -> str | None:
-    return None if value is None else _required_text(USER_ID_MAX_LENGTH)(value)
+    return None if value is None else required_text(USER_ID_MAX_LENGTH)(value)
 
 
-ReferralCode = Annotated[str, NotNull, AfterValidator(_required_text(CODE_MAX_LENGTH))]
+ReferralCode = Annotated[str, NotNull, AfterValidator(required_text(CODE_MAX_LENGTH))]
 UserId = Annotated[str | None, AfterValidator(_optional_user_id)]
 
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
-from shared.schemas import CamelModel, UtcDateTime
+from shared.schemas import CamelModel, NotNull, UtcDateTime, not_null, optional_text, required_text
 from vehicles.models import Vehicle
 
 VIN_LENGTH = 17
@@ -25,8 +25,6 @@ MAKE_MODEL_MAX_LENGTH = 100
 LICENSE_PLATE_MAX_LENGTH = 20
 DONGLE_ID_MAX_LENGTH = 100
 
-NULL_MESSAGE = "This field may not be null."
-BLANK_MESSAGE = "This field may not be blank."
 
 
 def newest_model_year(now: datetime | None = None) -> int:
@@ -75,50 +73,21 @@ def _optional_choice(choices: tuple[str, ...]) -> Callable[[str | None], str | N
     return check
 
 
-def _text(max_length: int) -> Callable[[str], str]:
-    """A required, non-blank string of at most ``max_length`` characters, trimmed."""
-
-    def check(value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError(BLANK_MESSAGE)
-        if len(value) > max_length:
-            raise ValueError(f"Ensure this field has no more than {max_length} characters.")
-        return value
-
-    return check
 
 
-def _optional_text(max_length: int) -> Callable[[str | None], str | None]:
-    """An optional string, trimmed; blank means absent (``null``)."""
-
-    def check(value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip()
-        if len(value) > max_length:
-            raise ValueError(f"Ensure this field has no more than {max_length} characters.")
-        return value or None
-
-    return check
 
 
-def _not_null(value: Any) -> Any:
-    if value is None:
-        raise ValueError(NULL_MESSAGE)
-    return value
 
 
-NotNull = BeforeValidator(_not_null)
 Vin = Annotated[str, NotNull, AfterValidator(normalise_vin)]
-Name = Annotated[str, NotNull, AfterValidator(_text(MAKE_MODEL_MAX_LENGTH))]
-OptionalName = Annotated[str | None, AfterValidator(_optional_text(MAKE_MODEL_MAX_LENGTH))]
-LicensePlate = Annotated[str | None, AfterValidator(_optional_text(LICENSE_PLATE_MAX_LENGTH))]
+Name = Annotated[str, NotNull, AfterValidator(required_text(MAKE_MODEL_MAX_LENGTH))]
+OptionalName = Annotated[str | None, AfterValidator(optional_text(MAKE_MODEL_MAX_LENGTH))]
+LicensePlate = Annotated[str | None, AfterValidator(optional_text(LICENSE_PLATE_MAX_LENGTH))]
 Year = Annotated[int, NotNull, Field(strict=True), AfterValidator(_valid_year)]
 Odometer = Annotated[float, NotNull, Field(strict=True, allow_inf_nan=False),
                      AfterValidator(_non_negative)]
 FuelType = Annotated[str | None, AfterValidator(_optional_choice(FUEL_TYPES))]
-DongleId = Annotated[str, NotNull, AfterValidator(_text(DONGLE_ID_MAX_LENGTH))]
+DongleId = Annotated[str, NotNull, AfterValidator(required_text(DONGLE_ID_MAX_LENGTH))]
 ConnectionType = Annotated[str, NotNull, AfterValidator(_choice(CONNECTION_TYPES))]
 
 
@@ -155,7 +124,7 @@ class VehiclePatch(CamelModel):
     @field_validator("vin", "make", "model", "year", "odometer", mode="before")
     @classmethod
     def _required_fields_not_null(cls, value: Any) -> Any:
-        return _not_null(value)
+        return not_null(value)
 
     def changes(self) -> dict[str, Any]:
         """The fields the client sent, by attribute name."""
