@@ -56,6 +56,48 @@ class EventRecorder:
         await self.bus.close()
 
 
+class OwnedResourceStandIn:
+    """Stands in for another service in a service's own tests: ``GET <prefix><id>/``
+    answers 200 ``{"id", "user"}`` for the caller's resource and 404 ``{"error":
+    not_found}`` otherwise, as the real service does; ``down`` makes every call fail to
+    connect. The caller is the bearer token's ``sub`` (the service under test forwards it).
+    """
+
+    def __init__(self, name: str, prefix: str, not_found: str) -> None:
+        self.name, self.prefix, self.not_found = name, prefix, not_found
+        self.owners: dict[str, str] = {}  # resource id -> owner id
+        self.calls: list[str] = []
+        self.down = False
+
+    def add(self, owner_id: str) -> str:
+        """A new resource of ``owner_id``; returns its id."""
+        resource_id = str(uuid.uuid4())
+        self.owners[resource_id] = owner_id
+        return resource_id
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        """The ``httpx.MockTransport`` handler."""
+        self.calls.append(request.url.path)
+        if self.down:
+            raise httpx.ConnectError(f"{self.name} is down", request=request)
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        caller = jwt.decode(token, options={"verify_signature": False})["sub"]
+        resource_id = request.url.path.removeprefix(self.prefix).strip("/")
+        if self.owners.get(resource_id) != caller:
+            return httpx.Response(404, json={"error": self.not_found})
+        return httpx.Response(200, json={"id": resource_id, "user": caller})
+
+    def client(self) -> httpx.AsyncClient:
+        """A client of this stand-in, to hand the app as ``peers[name]``."""
+        return httpx.AsyncClient(transport=httpx.MockTransport(self.handler),
+                                 base_url=f"http://{self.name}")
+
+
+def vehicles_stand_in() -> OwnedResourceStandIn:
+    """The vehicles service's ``GET /api/vehicles/{id}/``."""
+    return OwnedResourceStandIn("vehicles", "/api/vehicles/", "Vehicle not found")
+
+
 class TokenSigner:
     """Signs access tokens as the auth service does, for a service's own tests.
 

@@ -14,13 +14,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 
 from appointments.app import create_app
 from appointments.settings import AppointmentsSettings
 from shared.events import Event, get_hub
-from shared.testing import EventRecorder, TokenSigner, serve_in_process, wait_until
+from shared.testing import (
+    EventRecorder,
+    OwnedResourceStandIn,
+    TokenSigner,
+    serve_in_process,
+    vehicles_stand_in,
+    wait_until,
+)
 
 SIGNER = TokenSigner("appointments-test")
 
@@ -45,29 +51,6 @@ def utc(day: date, hour: int, minute: int = 0) -> str:
     return f"{day.isoformat()}T{hour:02d}:{minute:02d}:00Z"
 
 
-class VehiclesStandIn:
-    """Answers ``GET /api/vehicles/{id}/`` like the vehicles service: 200 for the
-    caller's vehicle, 404 otherwise; ``down`` makes every call fail to connect."""
-
-    def __init__(self) -> None:
-        self.owners: dict[str, str] = {}
-        self.calls: list[str] = []
-        self.down = False
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append(request.url.path)
-        if self.down:
-            raise httpx.ConnectError("vehicles is down", request=request)
-        token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        caller = jwt.decode(token, options={"verify_signature": False})["sub"]
-        vehicle_id = request.url.path.removeprefix("/api/vehicles/").strip("/")
-        if self.owners.get(vehicle_id) != caller:
-            return httpx.Response(404, json={"error": "Vehicle not found"})
-        return httpx.Response(200, json={"id": vehicle_id, "user": caller})
-
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.MockTransport(self.handler),
-                                 base_url="http://vehicles")
 
 
 def appointments_settings(database_url: str) -> AppointmentsSettings:
@@ -76,12 +59,12 @@ def appointments_settings(database_url: str) -> AppointmentsSettings:
 
 
 @pytest.fixture
-def vehicles() -> VehiclesStandIn:
-    return VehiclesStandIn()
+def vehicles() -> OwnedResourceStandIn:
+    return vehicles_stand_in()
 
 
 @pytest.fixture
-async def make_app(database_url: str, vehicles: VehiclesStandIn) -> AsyncIterator[Any]:
+async def make_app(database_url: str, vehicles: OwnedResourceStandIn) -> AsyncIterator[Any]:
     """Builds an app on the test's database (call it twice for two service processes)."""
     peers: list[httpx.AsyncClient] = []
 

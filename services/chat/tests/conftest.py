@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -28,6 +27,7 @@ from chat.settings import ChatSettings
 from shared.events import reset_hub
 from shared.testing import (
     EventRecorder,
+    OwnedResourceStandIn,
     TokenSigner,
     create_throwaway_vhost,
     serve_in_process,
@@ -45,35 +45,6 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-class FilesStandIn:
-    """Answers ``GET /api/files/{id}/`` like the files service: 200 for the caller's
-    file, 404 otherwise; ``down`` makes every call fail to connect."""
-
-    def __init__(self) -> None:
-        self.owners: dict[str, str] = {}
-        self.calls: list[str] = []
-        self.down = False
-
-    def add(self, owner_id: str) -> str:
-        file_id = str(uuid.uuid4())
-        self.owners[file_id] = owner_id
-        return file_id
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append(request.url.path)
-        if self.down:
-            raise httpx.ConnectError("files is down", request=request)
-        token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        caller = jwt.decode(token, options={"verify_signature": False})["sub"]
-        file_id = request.url.path.removeprefix("/api/files/").strip("/")
-        if self.owners.get(file_id) != caller:
-            return httpx.Response(404, json={"error": "File not found"})
-        return httpx.Response(200, json={"id": file_id, "filename": "a.png",
-                                         "status": "uploaded"})
-
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.MockTransport(self.handler),
-                                 base_url="http://files")
 
 
 def chat_settings(database_url: str, **overrides: Any) -> ChatSettings:
@@ -84,12 +55,12 @@ def chat_settings(database_url: str, **overrides: Any) -> ChatSettings:
 
 
 @pytest.fixture
-def files() -> FilesStandIn:
-    return FilesStandIn()
+def files() -> OwnedResourceStandIn:
+    return OwnedResourceStandIn("files", "/api/files/", "File not found")
 
 
 @pytest.fixture
-async def app(database_url: str, files: FilesStandIn) -> AsyncIterator[FastAPI]:
+async def app(database_url: str, files: OwnedResourceStandIn) -> AsyncIterator[FastAPI]:
     peer = files.client()
     yield create_app(chat_settings(database_url), jwks_source=SIGNER.jwks_source,
                      peers={"files": peer})
@@ -226,7 +197,7 @@ async def recorder(client: httpx.AsyncClient) -> AsyncIterator[EventRecorder]:
 
 @pytest.fixture
 async def replicas(postgres_url: str, amqp_url: str,
-                   files: FilesStandIn) -> AsyncIterator[tuple[ServedChat, ServedChat]]:
+                   files: OwnedResourceStandIn) -> AsyncIterator[tuple[ServedChat, ServedChat]]:
     """Two chat processes' worth of apps on one PostgreSQL database and one RabbitMQ
     vhost of their own, each served on its own port."""
     vhost_url, drop_vhost = create_throwaway_vhost(amqp_url, prefix="ma_chat_test")

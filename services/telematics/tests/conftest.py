@@ -13,12 +13,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 from sqlalchemy import func, select
 
 from shared.events import Event, get_hub
-from shared.testing import EventRecorder, TokenSigner, serve_in_process, wait_until
+from shared.testing import (
+    EventRecorder,
+    OwnedResourceStandIn,
+    TokenSigner,
+    serve_in_process,
+    vehicles_stand_in,
+    wait_until,
+)
 from telematics.app import create_app
 from telematics.models import TelemetryBatch, samples
 from telematics.settings import TelematicsSettings
@@ -31,30 +37,6 @@ def make_token(user_id: str, role: str = "member") -> str:
     return SIGNER.token(user_id, role=role)
 
 
-class VehiclesStandIn:
-    """Answers ``GET /api/vehicles/{id}/`` like the vehicles service: 200 for the
-    caller's vehicle, 404 otherwise; ``down`` makes every call fail to connect."""
-
-    def __init__(self) -> None:
-        self.owners: dict[str, str] = {}
-        self.calls: list[str] = []
-        self.down = False
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append(request.url.path)
-        if self.down:
-            raise httpx.ConnectError("vehicles is down", request=request)
-        token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        caller = jwt.decode(token, options={"verify_signature": False})["sub"]
-        vehicle_id = request.url.path.removeprefix("/api/vehicles/").strip("/")
-        if self.owners.get(vehicle_id) != caller:
-            return httpx.Response(404, json={"error": "Vehicle not found"})
-        return httpx.Response(200, json={"id": vehicle_id, "user": caller, "vin": "X" * 17,
-                                         "make": "Honda", "model": "Civic", "year": 2020})
-
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.MockTransport(self.handler),
-                                 base_url="http://vehicles")
 
 
 def telematics_settings(database_url: str, **overrides: Any) -> TelematicsSettings:
@@ -65,12 +47,12 @@ def telematics_settings(database_url: str, **overrides: Any) -> TelematicsSettin
 
 
 @pytest.fixture
-def vehicles() -> VehiclesStandIn:
-    return VehiclesStandIn()
+def vehicles() -> OwnedResourceStandIn:
+    return vehicles_stand_in()
 
 
 @pytest.fixture
-async def app(database_url: str, vehicles: VehiclesStandIn) -> AsyncIterator[Any]:
+async def app(database_url: str, vehicles: OwnedResourceStandIn) -> AsyncIterator[Any]:
     peer = vehicles.client()
     yield create_app(telematics_settings(database_url), jwks_source=SIGNER.jwks_source,
                      peers={"vehicles": peer})
