@@ -13,12 +13,13 @@ from shared.schemas import CamelModel, UtcDateTime
 class PresignIn(CamelModel):
     """``POST /api/files/presign/``.
 
-    ``filename`` is optional here only so that its absence gets the contract's own
-    message (``{"error": "filename is required"}``) from :mod:`files.uploads`.
+    Both fields are optional here only so that a missing filename gets the contract's
+    own message (``{"error": "filename is required"}``) from :mod:`files.uploads`, before
+    anything is said about the content type.
     """
 
     filename: str | None = Field(default=None, description="sanitised before use")
-    content_type: str = Field(description="one of the allowed types")
+    content_type: str | None = Field(default=None, description="one of the allowed types")
 
 
 class PresignOut(CamelModel):

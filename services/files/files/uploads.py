@@ -18,7 +18,7 @@ from files.content_types import allowed_content_type
 from files.filenames import object_key, sanitise_filename
 from files.models import UPLOADED, StoredFile
 from files.storage import ObjectStore
-from shared.errors import BadRequest, Conflict, NotFound
+from shared.errors import REQUIRED_MESSAGE, BadRequest, Conflict, FieldErrors, NotFound
 from shared.models import new_id, utcnow
 
 FILE_NOT_FOUND = "File not found"
@@ -38,15 +38,18 @@ class PresignedUpload:
 
 
 async def start_upload(session: AsyncSession, store: ObjectStore, *, user_id: str,
-                       filename: str | None, content_type: str,
+                       filename: str | None, content_type: str | None,
                        expires_in: int) -> PresignedUpload:
     """Record a pending file for ``user_id`` and presign its upload.
 
-    ``400`` for a missing or blank filename or a content type outside the allow-list.
+    ``400`` for a missing or blank filename (checked first), a missing content type, or
+    one outside the allow-list.
     The object key is ``uploads/<userId>/<fileId>/<sanitised filename>``.
     """
     if filename is None or not filename.strip():
         raise BadRequest(FILENAME_REQUIRED)
+    if content_type is None:
+        raise FieldErrors({"contentType": [REQUIRED_MESSAGE]})
     media_type = allowed_content_type(content_type)
     file_id = new_id()
     name = sanitise_filename(filename)

@@ -70,6 +70,11 @@ async def test_missing_or_blank_filename_is_the_contracts_400(alice, filename):
     assert (response.status_code, response.json()) == (400, {"error": "filename is required"})
 
 
+async def test_empty_body_says_the_filename_is_required_first(alice):
+    response = await alice.presign(filename=..., content_type=...)
+    assert (response.status_code, response.json()) == (400, {"error": "filename is required"})
+
+
 async def test_missing_content_type_is_a_field_error(alice):
     response = await alice.presign(content_type=...)
     assert (response.status_code, response.json()) == (
