@@ -57,6 +57,12 @@ def create_app(settings: FilesSettings | None = None, *,
     emulator = S3Emulator(settings.s3_emulator_port) if settings.uses_emulator else None
     tasks: list[asyncio.Task[None]] = []
 
+    async def storage_ready() -> None:
+        store: ObjectStore | None = getattr(app.state, "store", None)
+        if store is None:
+            raise RuntimeError("storage not connected yet")
+        await store.ping()
+
     async def start_storage(app: FastAPI) -> None:
         emulator_url = await asyncio.to_thread(emulator.start) if emulator else None
         store = await ObjectStore.connect(storage_config(settings, emulator_url))
@@ -78,5 +84,5 @@ def create_app(settings: FilesSettings | None = None, *,
         settings=settings, title="Membership Auto — files", event_tables=event_tables,
         migrations=MIGRATIONS, routers=[api.router], jwks_source=jwks_source,
         on_startup=start_storage, on_shutdown=stop_storage,
-        readiness_checks={"storage": lambda: app.state.store.ping()})
+        readiness_checks={"storage": storage_ready})
     return app
