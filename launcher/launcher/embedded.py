@@ -21,6 +21,7 @@ from gateway.settings import SERVICES as GATEWAY_SERVICES
 from gateway.settings import GatewaySettings
 from launcher.catalog import SERVICES, load
 from shared.logging import configure_logging
+from shared.service import peer_client
 from shared.tokens import http_jwks_source
 
 log = logging.getLogger("launcher.embedded")
@@ -48,8 +49,8 @@ def build_platform(data_dir: Path) -> ASGIApp:
             jwks = http_jwks_source("http://auth.internal/api/auth/jwks/", peers["auth"])
             app = factory(settings, jwks_source=jwks, peers=dict(peers))
         services[spec.name] = app
-        peers[spec.name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                             base_url=f"http://{spec.name}.internal")
+        peers[spec.name] = peer_client(f"http://{spec.name}.internal", timeout=5.0,
+                                       transport=httpx.ASGITransport(app=app))
     overrides = {f"upstream_{name}": "" for name in GATEWAY_SERVICES if name not in services}
     return create_gateway(GatewaySettings(**overrides), local_apps=services)
 

@@ -14,6 +14,7 @@ import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
@@ -105,3 +106,13 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
             if service_token is not None:
                 service_var.reset(service_token)
+
+
+async def forward_request_id(request: httpx.Request) -> None:
+    """httpx request hook: a call to another service carries the current request id."""
+    request_id = request_id_var.get()
+    # A caller that bypassed the gateway may have sent any bytes; only a printable ASCII
+    # id is a valid header value to send on.
+    if (request_id and request_id.isascii() and request_id.isprintable()
+            and "x-request-id" not in request.headers):
+        request.headers["X-Request-ID"] = request_id

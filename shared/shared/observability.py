@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
@@ -27,8 +27,13 @@ LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency",
 _UNTRACKED = {"/healthz", "/readyz", "/metrics"}
 
 
-def health_router(checks: Mapping[str, ReadinessCheck], *, timeout: float = 3.0) -> APIRouter:
-    """Routes for ``/healthz``, ``/readyz`` and ``/metrics``."""
+def health_router(checks: Mapping[str, ReadinessCheck], *, timeout: float = 3.0,
+                  before_metrics: Sequence[Callable[[], Awaitable[None]]] = ()) -> APIRouter:
+    """Routes for ``/healthz``, ``/readyz`` and ``/metrics``.
+
+    ``before_metrics`` run before each scrape, to refresh gauges that are read from
+    elsewhere (a table, the broker) rather than counted as things happen.
+    """
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
@@ -51,6 +56,8 @@ def health_router(checks: Mapping[str, ReadinessCheck], *, timeout: float = 3.0)
 
     @router.get("/metrics")
     async def metrics() -> Response:
+        for refresh in before_metrics:
+            await refresh()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -34,14 +34,19 @@ from shared.events import (
     SessionHandler,
     create_bus,
 )
+from shared.events.catalog import QUEUES, check_consumers
+from shared.events.monitoring import EventMetrics
 from shared.events.outbox import STAGED_FLAG
-from shared.logging import RequestIdMiddleware, configure_logging
+from shared.logging import RequestIdMiddleware, configure_logging, forward_request_id
 from shared.migrations import upgrade_to_head
 from shared.observability import MetricsMiddleware, ReadinessCheck, health_router
 from shared.settings import ServiceSettings
 from shared.tokens import AccessTokenVerifier, JwksSource, http_jwks_source
 
 log = logging.getLogger("shared.service")
+
+OUTBOX_FLUSH_SECONDS = 10.0
+"""At shutdown, how long the last outbox pass may take (a broker that does not answer)."""
 
 StartupHook = Callable[[FastAPI], Awaitable[None]]
 ShutdownHook = Callable[[FastAPI], Awaitable[None]]
@@ -72,6 +77,14 @@ def _without_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
+def peer_client(base_url: str, *, timeout: float,
+                transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """A client of another service that passes the current request id on, so the callee's
+    log lines belong to the same story."""
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport,
+                             event_hooks={"request": [forward_request_id]})
+
+
 async def _connect_bus(bus: EventBus, consumers: list[IdempotentConsumer],
                        broadcasts: Broadcasts, service: str) -> None:
     """Connect to the broker, retrying until it answers; then start the consumers.
@@ -93,6 +106,22 @@ async def _connect_bus(bus: EventBus, consumers: list[IdempotentConsumer],
     for event_type, handler in broadcasts.items():
         await bus.subscribe_broadcast([event_type], handler)
     log.info("event bus connected", extra={"event": "bus_connected", "service": service})
+
+
+async def _flush_outbox(relay: OutboxRelay, service: str) -> None:
+    """Publish what the last requests and messages staged, so nothing waits for the next
+    start. Bounded: with the broker down the rows stay pending, which is consistent."""
+    try:
+        async with asyncio.timeout(OUTBOX_FLUSH_SECONDS):
+            published = await relay.publish_pending()
+    except Exception as exc:
+        log.warning("outbox not flushed at shutdown; pending rows go out at the next start",
+                    extra={"event": "outbox_flush_failed", "service": service,
+                           "error": type(exc).__name__})
+        return
+    if published:
+        log.info("outbox flushed at shutdown", extra={"event": "outbox_flushed",
+                                                      "service": service, "count": published})
 
 
 def create_service_app(
@@ -125,12 +154,13 @@ def create_service_app(
     database = Database(settings.effective_database_url,
                         pool_size=settings.database_pool_size,
                         max_overflow=settings.database_max_overflow)
-    bus = create_bus(settings.amqp_url)
+    check_consumers(consumers or {})
+    bus = create_bus(settings.amqp_url, declare=QUEUES)
     relay = OutboxRelay(database.sessionmaker, event_tables, bus,
                         poll_interval=settings.outbox_poll_interval)
     idempotent_consumers = [
         IdempotentConsumer(database.sessionmaker, event_tables, bus, queue, handlers,
-                           max_attempts=settings.consumer_max_attempts)
+                           retry=settings.retry_policy)
         for queue, handlers in (consumers or {}).items()
     ]
 
@@ -140,7 +170,7 @@ def create_service_app(
 
     database.on_commit(wake_relay)
     given_peers = dict(peers or {})
-    own_peers = {name: httpx.AsyncClient(base_url=url, timeout=peer_timeout)
+    own_peers = {name: peer_client(url, timeout=peer_timeout)
                  for name, url in (peer_urls or {}).items() if name not in given_peers}
 
     @contextlib.asynccontextmanager
@@ -162,16 +192,22 @@ def create_service_app(
         try:
             yield
         finally:
+            # The server has stopped taking requests and finished (or given up on) the ones
+            # in flight; now the same for messages, then what they staged goes out.
+            await bus.drain(settings.shutdown_timeout_seconds)
             if on_shutdown is not None:
                 await on_shutdown(app)
             connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await connecting
             await relay.stop()
+            await _flush_outbox(relay, settings.service_name)
             await bus.close()
             await database.dispose()
             for client in own_peers.values():
                 await client.aclose()
+            log.info("service stopped", extra={"event": "service_stopped",
+                                               "service": settings.service_name})
 
     app = FastAPI(title=title, version=version, lifespan=lifespan, redirect_slashes=False,
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
@@ -184,8 +220,10 @@ def create_service_app(
     app.state.peers = {**given_peers, **own_peers}
     app.state.verifier = AccessTokenVerifier(jwks_source or http_jwks_source(settings.jwks_url))
     install_error_handlers(app)
+    metrics = EventMetrics(settings.service_name, database, event_tables, bus)
     app.include_router(health_router({"database": database.ping, "broker": bus.ping,
-                                      **(readiness_checks or {})}))
+                                      **(readiness_checks or {})},
+                                     before_metrics=[metrics.refresh]))
     for router in routers:
         app.include_router(router)
     app.add_middleware(JsonBodyMiddleware)

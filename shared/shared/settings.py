@@ -8,9 +8,12 @@ A service subclasses :class:`ServiceSettings` to add its own fields.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.events.delivery import RetryPolicy
 
 
 class ServiceSettings(BaseSettings):
@@ -25,13 +28,38 @@ class ServiceSettings(BaseSettings):
     jwks_url: str = Field(default="http://127.0.0.1:8001/api/auth/jwks/")
     log_level: str = "INFO"
     outbox_poll_interval: float = 1.0
-    consumer_max_attempts: int = 5
+    consumer_max_attempts: int = Field(
+        default=6, ge=1, description="Failed attempts before a message is dead-lettered")
+    consumer_retry_delays: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=(1.0, 5.0, 30.0, 120.0, 600.0),
+        description="Seconds before each retry, comma-separated; the last one repeats")
+    consumer_outage_max_delay: float = Field(
+        default=10.0, gt=0, description="Longest wait between retries during an outage")
+    consumer_dead_letter_suffix: str = Field(
+        default=".dlq", min_length=1, description="DLQ of queue Q: Q + this suffix")
+    shutdown_timeout_seconds: float = Field(
+        default=20.0, ge=0, description="SIGTERM: how long in-flight work may take to finish")
     bus_connect_grace_seconds: float = Field(
         default=5.0, description="How long start-up waits for the broker before serving")
     database_pool_size: int = Field(
         default=20, ge=1, description="PostgreSQL connections a process keeps open")
     database_max_overflow: int = Field(
         default=20, ge=0, description="Extra connections under load, closed once idle again")
+
+    @field_validator("consumer_retry_delays", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(float(part) for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How this service's consumers retry failed deliveries."""
+        return RetryPolicy(delays=self.consumer_retry_delays,
+                           max_attempts=self.consumer_max_attempts,
+                           outage_max_delay=self.consumer_outage_max_delay,
+                           dead_letter_suffix=self.consumer_dead_letter_suffix)
 
     @property
     def effective_database_url(self) -> str:

@@ -6,19 +6,14 @@ Typical service wiring::
     bus = create_bus(settings.amqp_url)          # "memory://" or "amqp://..."
     outbox = Outbox(tables, producer="auth")
     relay = OutboxRelay(engine, tables, bus)
-    consumer = IdempotentConsumer(sessionmaker, tables, bus, "auth.referrals",
-                                  {"referral.credited": on_referral_credited})
+    consumer = IdempotentConsumer(sessionmaker, tables, bus, "auth.referral-credited",
+                                  {"referral.credited": on_referral_credited},
+                                  retry=RetryPolicy(delays=(1, 5, 30), max_attempts=4))
     await bus.start(); await relay.start(); await consumer.start()
 """
 
-from shared.events.bus import (
-    DEFAULT_MAX_ATTEMPTS,
-    EXCHANGE,
-    EventBus,
-    Handler,
-    create_bus,
-    dead_letter_queue_name,
-)
+from shared.events.bus import EXCHANGE, EventBus, Handler, create_bus
+from shared.events.delivery import RetryPolicy
 from shared.events.envelope import Event
 from shared.events.idempotent import IdempotentConsumer, SessionHandler
 from shared.events.memory import MemoryBus, MemoryHub, get_hub, reset_hub
@@ -27,7 +22,6 @@ from shared.events.tables import EventTables, define_event_tables
 from shared.events.topics import topic_matches
 
 __all__ = [
-    "DEFAULT_MAX_ATTEMPTS",
     "EXCHANGE",
     "Event",
     "EventBus",
@@ -36,11 +30,11 @@ __all__ = [
     "IdempotentConsumer",
     "MemoryBus",
     "MemoryHub",
+    "RetryPolicy",
     "Outbox",
     "OutboxRelay",
     "SessionHandler",
     "create_bus",
-    "dead_letter_queue_name",
     "define_event_tables",
     "get_hub",
     "reset_hub",

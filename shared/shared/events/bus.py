@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from shared.events.envelope import Event
+
+if TYPE_CHECKING:
+    from shared.events.delivery import RetryPolicy
 
 #: The one durable topic exchange every service publishes to; the routing key is the type.
 EXCHANGE = "membership_auto.events"
 
-#: Default number of deliveries before a failing message is dead-lettered.
-DEFAULT_MAX_ATTEMPTS = 5
-
 Handler = Callable[[Event], Awaitable[None]]
-
-
-def dead_letter_queue_name(queue: str) -> str:
-    """Name of the queue where messages of ``queue`` go after too many failures."""
-    return f"{queue}.dlq"
 
 
 @runtime_checkable
@@ -27,8 +22,9 @@ class EventBus(Protocol):
 
     Delivery is at least once: a handler can see the same event twice (use
     ``IdempotentConsumer`` when applying it twice would be wrong). A handler that returns
-    acknowledges the message; one that raises gets it again, and after ``max_attempts``
-    failures the message is moved to ``<queue>.dlq``.
+    acknowledges the message; one that raises gets it again after a delay, and a message
+    that keeps failing is moved to ``<queue>.dlq`` (``shared.events.delivery`` has the
+    rules).
     """
 
     async def start(self) -> None:
@@ -43,15 +39,15 @@ class EventBus(Protocol):
         """Publish ``event``; returns only once the broker has confirmed it."""
         ...
 
-    async def subscribe(
-        self,
-        queue: str,
-        routing_keys: Sequence[str],
-        handler: Handler,
-        *,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-    ) -> None:
-        """Bind durable ``queue`` to ``routing_keys`` and deliver its messages to ``handler``."""
+    async def drain(self, grace: float) -> None:
+        """Stop taking messages and wait up to ``grace`` s for the handlers running now
+        (graceful shutdown; ``close`` follows)."""
+        ...
+
+    async def subscribe(self, queue: str, routing_keys: Sequence[str], handler: Handler, *,
+                        retry: RetryPolicy | None = None) -> None:
+        """Bind durable ``queue`` to ``routing_keys`` and deliver its messages to ``handler``,
+        retrying failures by ``retry`` (the defaults of ``RetryPolicy`` when None)."""
         ...
 
     async def subscribe_broadcast(self, routing_keys: Sequence[str], handler: Handler) -> None:
@@ -64,20 +60,29 @@ class EventBus(Protocol):
         """
         ...
 
+    async def dead_letter_counts(self) -> dict[str, int]:
+        """Messages waiting in the dead-letter queue of each queue this bus consumes."""
+        ...
+
     async def ping(self) -> None:
         """Raise when the broker is unreachable (readiness probes)."""
         ...
 
 
-def create_bus(amqp_url: str) -> EventBus:
-    """Build the backend named by ``amqp_url``: ``memory://`` or ``amqp(s)://...``."""
+def create_bus(amqp_url: str, *, declare: Mapping[str, Sequence[str]] | None = None
+               ) -> EventBus:
+    """Build the backend named by ``amqp_url``: ``memory://`` or ``amqp(s)://...``.
+
+    ``declare`` (queue -> routing keys) are made to exist, bound, whenever the bus
+    connects: a service passes the platform's catalogue (``shared.events.catalog``).
+    """
     if amqp_url.startswith("memory://"):
         from shared.events.memory import MemoryBus
 
-        return MemoryBus()
+        return MemoryBus(declare=declare)
     if amqp_url.startswith(("amqp://", "amqps://")):
         # Imported lazily so the embedded mode does not need aio-pika to be importable.
         from shared.events.rabbitmq import RabbitMQBus
 
-        return RabbitMQBus(amqp_url)
+        return RabbitMQBus(amqp_url, declare=declare)
     raise ValueError("unsupported event bus URL scheme (expected memory:// or amqp://)")

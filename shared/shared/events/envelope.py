@@ -16,9 +16,14 @@ def _utc_now() -> datetime:
 class Event(BaseModel):
     """One integration event.
 
-    Serialised as ``{"id", "type", "version", "occurredAt", "producer", "data"}``; the
-    routing key on the bus is ``type``. Frozen, because the same instance may be handed to
-    several in-process handlers and none of them should see another's edits.
+    Serialised as ``{"id", "type", "version", "occurredAt", "producer", "data",
+    "correlationId", "causationId"}``; the routing key on the bus is ``type``.
+    ``correlationId`` is the request id of the gateway request that started the story
+    (kept by every event that follows from it) and ``causationId`` the id of the event
+    whose handler staged this one; both are null when there is none.
+
+    Frozen, because the same instance may be handed to several in-process handlers and
+    none of them should see another's edits.
     """
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
@@ -29,11 +34,15 @@ class Event(BaseModel):
     occurred_at: datetime = Field(default_factory=_utc_now, alias="occurredAt")
     producer: str
     data: dict[str, Any] = Field(default_factory=dict)
+    correlation_id: str | None = Field(default=None, alias="correlationId")
+    causation_id: str | None = Field(default=None, alias="causationId")
 
     @classmethod
-    def new(cls, type: str, producer: str, data: dict[str, Any], *, version: int = 1) -> Event:
+    def new(cls, type: str, producer: str, data: dict[str, Any], *, version: int = 1,
+            correlation_id: str | None = None, causation_id: str | None = None) -> Event:
         """Create an event with a fresh uuid and the current UTC time."""
-        return cls(type=type, producer=producer, data=data, version=version)
+        return cls(type=type, producer=producer, data=data, version=version,
+                   correlationId=correlation_id, causationId=causation_id)
 
     @field_validator("occurred_at")
     @classmethod

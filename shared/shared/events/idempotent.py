@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.events._sessions import SessionFactory, as_sessionmaker, execute
-from shared.events.bus import DEFAULT_MAX_ATTEMPTS, EventBus
+from shared.events.bus import EventBus
+from shared.events.delivery import RetryPolicy
 from shared.events.envelope import Event
 from shared.events.tables import EventTables
 
@@ -38,20 +39,19 @@ class IdempotentConsumer:
         queue: str,
         handlers: Mapping[str, SessionHandler],
         *,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._sessionmaker = as_sessionmaker(sessionmaker)
         self._table = tables.processed
         self._bus = bus
         self._queue = queue
         self._handlers = dict(handlers)
-        self._max_attempts = max_attempts
+        self._retry = retry
 
     async def start(self) -> None:
         """Subscribe the queue to every event type that has a handler."""
-        await self._bus.subscribe(
-            self._queue, sorted(self._handlers), self.handle, max_attempts=self._max_attempts
-        )
+        await self._bus.subscribe(self._queue, sorted(self._handlers), self.handle,
+                                  retry=self._retry)
 
     async def handle(self, event: Event) -> None:
         """Apply ``event`` unless this queue already did; raises if the handler fails."""

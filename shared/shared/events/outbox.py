@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.events._sessions import SessionFactory, as_sessionmaker, execute
 from shared.events.bus import EventBus
+from shared.events.delivery import causation_var
 from shared.events.envelope import Event
 from shared.events.idempotent import IdempotentConsumer
 from shared.events.tables import EventTables
+from shared.logging import request_id_var
 
 __all__ = ["IdempotentConsumer", "Outbox", "OutboxRelay"]
 
@@ -44,9 +46,12 @@ class Outbox:
         """Stage event ``type`` with ``data`` in ``session``'s transaction; the caller commits.
 
         Nothing is published until that commit (and the relay's next pass, or ``wake()``).
-        Works with SQLAlchemy's and SQLModel's ``AsyncSession``.
+        Works with SQLAlchemy's and SQLModel's ``AsyncSession``. The event carries the
+        current request id (or the handled event's correlation id) and, inside an event
+        handler, the handled event's id as its cause.
         """
-        event = Event.new(type, self._producer, data)
+        event = Event.new(type, self._producer, data, correlation_id=request_id_var.get() or None,
+                          causation_id=causation_var.get() or None)
         await execute(session, self._insert, {
             "id": event.id, "type": event.type, "payload": event.to_json().decode(),
             "created_at": event.occurred_at, "attempts": 0})

@@ -1,10 +1,8 @@
-"""RabbitMQ event bus on aio-pika: robust connection, publisher confirms, retry and DLQ.
+"""RabbitMQ event bus on aio-pika: robust connection, publisher confirms, delayed retries.
 
-Retries are done by republishing rather than ``nack(requeue=True)``: a requeued message
-goes back to the head of the queue with no attempt count, so a poison message would loop
-forever. Republishing to the same queue (through the default exchange) with an
-``x-attempts`` header puts it at the back and lets us count; at ``max_attempts`` it goes
-to the durable queue ``<queue>.dlq`` instead.
+Publishing goes through one confirm channel on a robust connection. Each consumer queue
+is a ``QueueConsumer`` (``shared.events.rabbitmq_consumer``: its delay lines, its DLQ),
+and broadcasts are exclusive queues of this process.
 """
 
 from __future__ import annotations
@@ -12,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import aio_pika
 from aio_pika.abc import (
@@ -25,47 +21,54 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from shared.events.bus import DEFAULT_MAX_ATTEMPTS, EXCHANGE, Handler, dead_letter_queue_name
+from shared.events.bus import EXCHANGE, Handler
+from shared.events.delivery import RetryPolicy, run_handler
 from shared.events.envelope import Event
+from shared.events.rabbitmq_consumer import (
+    ATTEMPTS_HEADER,
+    OUTAGES_HEADER,
+    QueueConsumer,
+    delay_line_name,
+)
+
+__all__ = ["ATTEMPTS_HEADER", "OUTAGES_HEADER", "BrokerUnavailable", "RabbitMQBus",
+           "delay_line_name"]
 
 logger = logging.getLogger("shared.events.rabbitmq")
-
-ATTEMPTS_HEADER = "x-attempts"
 
 
 class BrokerUnavailable(ConnectionError):
     """The broker could not be reached or did not confirm in time."""
 
 
-@dataclass
-class _Subscription:
-    # Held so the objects stay referenced: connect_robust only restores the channels,
-    # queues and consumers that are still alive after a reconnect.
-    channel: AbstractChannel
-    queue: AbstractQueue
-    dead_letter_queue: AbstractQueue | None
-    consumer_tag: str
-
-
 class RabbitMQBus:
-    """``EventBus`` on RabbitMQ: durable topic exchange ``membership_auto.events``."""
+    """``EventBus`` on RabbitMQ: durable topic exchange ``membership_auto.events``.
+
+    ``declare`` (queue -> routing keys, usually the platform's event catalogue) is
+    declared and bound every time the bus connects, before anything is published.
+    """
 
     def __init__(
         self,
         url: str,
         *,
+        declare: Mapping[str, Sequence[str]] | None = None,
         prefetch: int = 16,
         publish_timeout: float = 5.0,
         connect_timeout: float = 5.0,
     ) -> None:
         self._url = url
+        self._declare = dict(declare or {})
         self._prefetch = prefetch
         self._publish_timeout = publish_timeout
         self._connect_timeout = connect_timeout
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
-        self._subscriptions: list[_Subscription] = []
+        self._consumers: list[QueueConsumer] = []
+        # Broadcast channels and queues, kept referenced so the robust connection restores
+        # them after a reconnect.
+        self._broadcasts: list[tuple[AbstractChannel, AbstractQueue]] = []
         self._connect_lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -80,9 +83,25 @@ class RabbitMQBus:
         """Close the connection (and with it every channel and consumer)."""
         connection, self._connection = self._connection, None
         self._channel = self._exchange = None
-        self._subscriptions.clear()
+        self._consumers.clear()
+        self._broadcasts.clear()
         if connection is not None:
             await connection.close()
+
+    async def drain(self, grace: float) -> None:
+        """Stop taking messages, then wait up to ``grace`` s for the handlers running now.
+
+        A message still unacked when the connection closes goes back to its queue, so a
+        handler cut short is retried by another process; none is lost.
+        """
+        for consumer in self._consumers:
+            try:
+                await consumer.stop()
+            except Exception:  # channel already gone: it takes no messages either
+                logger.debug("consumer cancel failed", exc_info=True)
+        handling = {task for consumer in self._consumers for task in consumer.handling}
+        if handling:
+            await asyncio.wait(handling, timeout=grace)
 
     async def publish(self, event: Event) -> None:
         """Publish persistently and wait for the broker's confirm.
@@ -95,39 +114,23 @@ class RabbitMQBus:
         try:
             # asyncio.timeout, not wait_for: on 3.11 a cancelled wait_for can hang forever.
             async with asyncio.timeout(self._publish_timeout):
-                await exchange.publish(_to_message(event), routing_key=event.type,
-                                       mandatory=False)
+                await exchange.publish(_to_message(event), routing_key=event.type)
         except (TimeoutError, aio_pika.exceptions.AMQPError, ConnectionError, OSError) as exc:
             raise BrokerUnavailable(f"publish of {event.type} {event.id} failed") from exc
 
-    async def subscribe(
-        self,
-        queue: str,
-        routing_keys: Sequence[str],
-        handler: Handler,
-        *,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-    ) -> None:
+    async def subscribe(self, queue: str, routing_keys: Sequence[str], handler: Handler, *,
+                        retry: RetryPolicy | None = None) -> None:
         """Consume durable ``queue`` bound to ``routing_keys``; ack after ``handler`` returns."""
         connection, _ = await self._ensure_connected()
-        # One channel per subscription so the prefetch limit applies to this queue alone.
+        # One channel per queue so the prefetch limit applies to this queue alone.
         channel = await connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=self._prefetch)
-        exchange = await _declare_exchange(channel)
-        declared = await channel.declare_queue(queue, durable=True)
-        dead_letters = await channel.declare_queue(dead_letter_queue_name(queue), durable=True)
-        for key in routing_keys:
-            await declared.bind(exchange, routing_key=key)
-
-        async def on_message(message: AbstractIncomingMessage) -> None:
-            await self._deliver(channel, declared.name, message, handler, max_attempts)
-
-        tag = await declared.consume(on_message)
-        self._subscriptions.append(_Subscription(channel, declared, dead_letters, tag))
-        logger.info(
-            "subscribed",
-            extra={"event": "events.subscribed", "queue": queue, "routingKeys": list(routing_keys)},
-        )
+        consumer = QueueConsumer(channel, queue, handler, retry or RetryPolicy(),
+                                 publish_timeout=self._publish_timeout)
+        await consumer.start(routing_keys)
+        self._consumers.append(consumer)
+        logger.info("subscribed", extra={"event": "events.subscribed", "queue": queue,
+                                         "routingKeys": list(routing_keys)})
 
     async def subscribe_broadcast(self, routing_keys: Sequence[str], handler: Handler) -> None:
         """Bind a queue of this process's own to ``routing_keys``; at most once, no retries.
@@ -148,14 +151,18 @@ class RabbitMQBus:
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             try:
-                await handler(Event.from_json(message.body))
+                await run_handler(handler, Event.from_json(message.body))
             except Exception:
                 logger.warning("broadcast handler failed", exc_info=True, extra={
                     "event": "events.broadcast_failed", "queue": declared.name,
                     "messageId": message.message_id})
 
-        tag = await declared.consume(on_message, no_ack=True)
-        self._subscriptions.append(_Subscription(channel, declared, None, tag))
+        await declared.consume(on_message, no_ack=True)
+        self._broadcasts.append((channel, declared))
+
+    async def dead_letter_counts(self) -> dict[str, int]:
+        """Messages waiting in the dead-letter queue of each queue this bus consumes."""
+        return {consumer.name: await consumer.dead_letter_count() for consumer in self._consumers}
 
     async def ping(self) -> None:
         """Raise ``BrokerUnavailable`` unless the connection is currently open."""
@@ -181,6 +188,7 @@ class RabbitMQBus:
                 try:
                     channel = await connection.channel(publisher_confirms=True)
                     exchange = await _declare_exchange(channel)
+                    await _declare_queues(channel, exchange, self._declare)
                 except BaseException:
                     await connection.close()
                     raise
@@ -189,85 +197,17 @@ class RabbitMQBus:
             assert self._connection is not None and self._exchange is not None
             return self._connection, self._exchange
 
-    async def _deliver(
-        self,
-        channel: AbstractChannel,
-        queue: str,
-        message: AbstractIncomingMessage,
-        handler: Handler,
-        max_attempts: int,
-    ) -> None:
-        try:
-            event = Event.from_json(message.body)
-        except ValueError:
-            # Malformed: no retry can fix it, so it goes straight to the DLQ for a human.
-            logger.error(
-                "malformed message",
-                extra={
-                    "event": "events.malformed",
-                    "queue": queue,
-                    "messageId": message.message_id,
-                },
-            )
-            await self._republish(channel, message, dead_letter_queue_name(queue), 1)
-            return
-        try:
-            await handler(event)
-        except Exception:
-            attempts = _attempts(message) + 1
-            target = queue if attempts < max_attempts else dead_letter_queue_name(queue)
-            extra = {
-                "event": "events.handler_failed",
-                "queue": queue,
-                "eventType": event.type,
-                "eventId": event.id,
-                "attempts": attempts,
-                "target": target,
-            }
-            logger.warning("event handler failed", exc_info=True, extra=extra)
-            await self._republish(channel, message, target, attempts)
-            return
-        await message.ack()
-
-    async def _republish(
-        self,
-        channel: AbstractChannel,
-        message: AbstractIncomingMessage,
-        queue: str,
-        attempts: int,
-    ) -> None:
-        """Copy ``message`` to ``queue`` with the new attempt count, then ack the original.
-
-        Confirmed before the ack, so a crash in between duplicates the message rather than
-        losing it.
-        """
-        copy = aio_pika.Message(
-            body=message.body,
-            headers={**(message.headers or {}), ATTEMPTS_HEADER: attempts},
-            content_type=message.content_type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=message.message_id,
-            type=message.type,
-            timestamp=message.timestamp,
-        )
-        try:
-            async with asyncio.timeout(self._publish_timeout):
-                await channel.default_exchange.publish(copy, routing_key=queue)
-            await message.ack()
-        except Exception:
-            logger.exception(
-                "could not requeue failed message",
-                extra={"event": "events.requeue_failed", "queue": queue},
-            )
-            # Unacked, the broker redelivers it (without our count) once the channel heals.
-            try:
-                await message.nack(requeue=True)
-            except Exception:
-                pass  # channel gone: the broker requeues unacked messages by itself
-
 
 async def _declare_exchange(channel: AbstractChannel) -> AbstractExchange:
     return await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+
+
+async def _declare_queues(channel: AbstractChannel, exchange: AbstractExchange,
+                          queues: Mapping[str, Sequence[str]]) -> None:
+    for name, routing_keys in queues.items():
+        queue = await channel.declare_queue(name, durable=True)
+        for key in routing_keys:
+            await queue.bind(exchange, routing_key=key)
 
 
 def _to_message(event: Event) -> aio_pika.Message:
@@ -279,11 +219,3 @@ def _to_message(event: Event) -> aio_pika.Message:
         type=event.type,
         timestamp=event.occurred_at,
     )
-
-
-def _attempts(message: AbstractIncomingMessage) -> int:
-    value: Any = (message.headers or {}).get(ATTEMPTS_HEADER, 0)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0

@@ -9,7 +9,8 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
-from shared.events import reset_hub
+from shared.events import RetryPolicy, reset_hub
+from shared.events.rabbitmq import delay_line_name
 
 
 @pytest.fixture(autouse=True)
@@ -45,10 +46,12 @@ class RabbitAdmin:
         self.connection = connection
         self._queues: list[str] = []
 
-    def track(self, *queues: str) -> None:
-        """Delete these queues (and their ``.dlq``) when the test ends."""
+    def track(self, *queues: str, retry: RetryPolicy | None = None) -> None:
+        """Delete these queues, their DLQ and delay lines (by ``retry``) when the test ends."""
+        retry = retry or RetryPolicy()
         for queue in queues:
-            self._queues += [queue, f"{queue}.dlq"]
+            self._queues += [queue, retry.dead_letter_queue(queue)]
+            self._queues += [delay_line_name(queue, d) for d in retry.retry_delays()]
 
     async def message_count(self, queue: str) -> int:
         """Ready messages in ``queue`` (passive declare: fails if it does not exist)."""

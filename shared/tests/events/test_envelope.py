@@ -12,11 +12,23 @@ def test_envelope_has_the_contract_keys() -> None:
 
     body = json.loads(event.to_json())
 
-    assert list(body) == ["id", "type", "version", "occurredAt", "producer", "data"]
+    assert list(body) == ["id", "type", "version", "occurredAt", "producer", "data",
+                          "correlationId", "causationId"]
+    assert body["correlationId"] is None and body["causationId"] is None
     assert body["type"] == "user.registered"
     assert body["version"] == 1
     assert body["producer"] == "auth"
     assert body["data"] == {"userId": "u1"}
+
+
+def test_an_envelope_without_correlation_keys_still_parses() -> None:
+    # Producers not yet upgraded (or messages already queued) send the six keys only.
+    raw = {"id": "e1", "type": "user.registered", "version": 1,
+           "occurredAt": "2026-01-01T00:00:00Z", "producer": "auth", "data": {}}
+
+    event = Event.from_json(json.dumps(raw))
+
+    assert event.correlation_id is None and event.causation_id is None
 
 
 def test_occurred_at_is_utc_iso_ending_in_z() -> None:

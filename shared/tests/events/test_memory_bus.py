@@ -1,6 +1,6 @@
 import asyncio
 
-from shared.events import Event, MemoryBus, create_bus, get_hub
+from shared.events import Event, MemoryBus, RetryPolicy, create_bus, get_hub
 from shared.testing import wait_until
 
 
@@ -109,7 +109,7 @@ async def test_failed_handler_is_retried_until_it_succeeds() -> None:
         if calls < 3:
             raise RuntimeError("transient")
 
-    await bus.subscribe("q", ["t"], flaky, max_attempts=5)
+    await bus.subscribe("q", ["t"], flaky, retry=RetryPolicy(delays=(0.01,), max_attempts=5))
     await bus.publish(Event.new("t", "p", {}))
     await get_hub().wait_idle()
 
@@ -127,7 +127,7 @@ async def test_message_is_dead_lettered_after_max_attempts() -> None:
         calls += 1
         raise RuntimeError("always")
 
-    await bus.subscribe("q", ["t"], poison, max_attempts=3)
+    await bus.subscribe("q", ["t"], poison, retry=RetryPolicy(delays=(0.01,), max_attempts=3))
     event = Event.new("t", "p", {})
     await bus.publish(event)
     await get_hub().wait_idle()
@@ -146,7 +146,7 @@ async def test_poison_message_does_not_block_the_next_one() -> None:
             raise RuntimeError("poison")
         handled.append(event.id)
 
-    await bus.subscribe("q", ["t"], handle, max_attempts=3)
+    await bus.subscribe("q", ["t"], handle, retry=RetryPolicy(delays=(0.01,), max_attempts=3))
     await bus.publish(Event.new("t", "p", {"poison": True}))
     good = Event.new("t", "p", {"poison": False})
     await bus.publish(good)

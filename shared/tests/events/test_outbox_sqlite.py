@@ -17,6 +17,7 @@ from shared.events import (
     MemoryBus,
     Outbox,
     OutboxRelay,
+    RetryPolicy,
     define_event_tables,
     get_hub,
 )
@@ -229,9 +230,8 @@ async def test_handler_that_keeps_failing_is_dead_lettered_and_not_recorded(
         raise RuntimeError("always")
 
     bus = MemoryBus()
-    consumer = IdempotentConsumer(
-        sessions, tables, bus, "q", {"referral.credited": poison}, max_attempts=2
-    )
+    consumer = IdempotentConsumer(sessions, tables, bus, "q", {"referral.credited": poison},
+                                  retry=RetryPolicy(delays=(0.01,), max_attempts=2))
     await consumer.start()
 
     await bus.publish(Event.new("referral.credited", "engagement", {"userId": "u1"}))

@@ -8,11 +8,18 @@ from collections.abc import AsyncIterator
 import aio_pika
 import pytest
 
-from shared.events import EXCHANGE, Event, create_bus
-from shared.events.rabbitmq import ATTEMPTS_HEADER, BrokerUnavailable, RabbitMQBus
+from shared.events import EXCHANGE, Event, RetryPolicy, create_bus
+from shared.events.rabbitmq import (
+    ATTEMPTS_HEADER,
+    OUTAGES_HEADER,
+    BrokerUnavailable,
+    RabbitMQBus,
+)
 from shared.testing import wait_until
 
 DEAD_BROKER_URL = "amqp://guest:guest@127.0.0.1:5999/"
+# Short delays keep the tests quick; the delay lines are real TTL queues all the same.
+FAST = RetryPolicy(delays=(0.05, 0.2), max_attempts=3, outage_max_delay=0.1)
 
 
 @pytest.fixture
@@ -87,19 +94,68 @@ async def test_wildcard_binding_receives_matching_types(
 
 async def test_failed_handler_is_retried_then_acked(bus: RabbitMQBus, rabbit, unique: str) -> None:
     queue, key = f"test.retry.{unique}", f"test.{unique}.retry"
-    rabbit.track(queue)
+    rabbit.track(queue, retry=FAST)
     calls = 0
 
     async def flaky(event: Event) -> None:
         nonlocal calls
         calls += 1
         if calls < 3:
-            raise RuntimeError("transient")
+            raise RuntimeError("bad data, fixed on the third try")
 
-    await bus.subscribe(queue, [key], flaky, max_attempts=5)
+    await bus.subscribe(queue, [key], flaky, retry=FAST)
     await bus.publish(Event.new(key, "tests", {}))
 
     await wait_until(lambda: calls == 3)
+    assert await rabbit.message_count(f"{queue}.dlq") == 0
+
+
+async def test_a_failed_delivery_waits_in_a_delay_line_not_in_the_queue(
+    bus: RabbitMQBus, rabbit, unique: str
+) -> None:
+    queue, key = f"test.delay.{unique}", f"test.{unique}.delay"
+    slow = RetryPolicy(delays=(3600.0,), max_attempts=3)
+    rabbit.track(queue, retry=slow)
+    calls = 0
+
+    async def fails(event: Event) -> None:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("bad data")
+
+    await bus.subscribe(queue, [key], fails, retry=slow)
+    await bus.publish(Event.new(key, "tests", {}))
+
+    await wait_until(lambda: calls == 1)
+    line = f"{queue}.retry.3600s"
+    await wait_until(lambda: _has_messages(rabbit, line))
+    message = await rabbit.get(line)
+    assert message is not None and message.headers[ATTEMPTS_HEADER] == 1
+    assert calls == 1
+
+
+async def _has_messages(rabbit, queue: str) -> bool:
+    return await rabbit.message_count(queue) > 0
+
+
+async def test_an_outage_is_retried_without_using_up_attempts(
+    bus: RabbitMQBus, rabbit, unique: str
+) -> None:
+    queue, key = f"test.outage.{unique}", f"test.{unique}.outage"
+    rabbit.track(queue, retry=FAST)
+    calls = 0
+
+    async def database_down_for_a_while(event: Event) -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 2 * FAST.max_attempts:
+            raise ConnectionRefusedError("database unreachable")
+
+    await bus.subscribe(queue, [key], database_down_for_a_while, retry=FAST)
+    await bus.publish(Event.new(key, "tests", {}))
+
+    # Twice as many failures as the attempts allow, and still handled, not dead-lettered.
+    await wait_until(lambda: calls == 2 * FAST.max_attempts + 1)
     assert await rabbit.message_count(f"{queue}.dlq") == 0
 
 
@@ -107,19 +163,21 @@ async def test_poison_message_ends_in_the_dead_letter_queue(
     bus: RabbitMQBus, rabbit, unique: str
 ) -> None:
     queue, key = f"test.poison.{unique}", f"test.{unique}.poison"
-    rabbit.track(queue)
+    rabbit.track(queue, retry=FAST)
     calls = 0
 
     async def poison(event: Event) -> None:
         nonlocal calls
         calls += 1
+        if calls == 2:
+            raise ConnectionRefusedError("an outage on the way does not count")
         raise RuntimeError("always")
 
-    await bus.subscribe(queue, [key], poison, max_attempts=3)
+    await bus.subscribe(queue, [key], poison, retry=FAST)
     event = Event.new(key, "tests", {})
     await bus.publish(event)
 
-    await wait_until(lambda: calls == 3)
+    await wait_until(lambda: calls == 4)
     dead: list[aio_pika.abc.AbstractIncomingMessage] = []
 
     async def dead_lettered() -> bool:
@@ -132,7 +190,8 @@ async def test_poison_message_ends_in_the_dead_letter_queue(
     assert len(dead) == 1
     assert dead[0].message_id == event.id
     assert dead[0].headers[ATTEMPTS_HEADER] == 3
-    assert calls == 3
+    assert dead[0].headers[OUTAGES_HEADER] == 1
+    assert calls == 4
 
 
 async def test_publish_to_an_unreachable_broker_raises() -> None:
