@@ -6,6 +6,7 @@ import subprocess
 import uuid
 
 import aio_pika
+import httpx
 import pytest
 
 from shared.events import EXCHANGE, Event
@@ -88,3 +89,57 @@ async def test_event_committed_while_broker_is_down_is_delivered_later(gateway, 
             await asyncio.sleep(0.2)
         await queue.delete()
     assert any(e["type"] == "user.registered" and e["data"]["email"] == email for e in seen)
+
+
+@pytest.mark.processes_only
+async def test_a_consumer_deployed_after_its_producer_receives_what_was_published_before(
+        postgres_admin_url, amqp_url, tmp_path):
+    """On a fresh broker (a vhost of its own) only auth runs; B registers with A's code;
+    engagement is deployed afterwards and still records B's referral. Every service
+    declares every queue of the event catalogue when it connects, so user.registered
+    waited in engagement's queue instead of being dropped for want of a queue."""
+    from launcher.catalog import SERVICES
+    from launcher.local import Process, free_port, throwaway_topology
+    from shared import testing
+
+    from .conftest import TEST_ENV
+
+    auth_only = tuple(spec for spec in SERVICES if spec.name == "auth")
+    engagement = next(spec for spec in SERVICES if spec.name == "engagement")
+    with throwaway_topology(postgres_admin_url, amqp_url, prefix="ma_late",
+                            progress=lambda _: None, services=auth_only,
+                            ports={"auth": [free_port()]}, gateway_port=free_port(),
+                            log_dir=tmp_path, extra_env=TEST_ENV) as topology:
+        with httpx.Client(base_url=topology.url, timeout=30) as gateway:
+            def register(**fields: str) -> dict:
+                body = {"email": f"late-{uuid.uuid4().hex[:10]}@example.com",
+                        "password": "password123", "name": "Late", **fields}
+                response = gateway.post("/api/auth/register/", json=body)
+                assert response.status_code == 201, response.text
+                return response.json()
+
+            referrer = register()
+            referred = register(referralCode=referrer["user"]["referralCode"])
+
+        auth_url = topology.processes["auth"][0].url
+        database = testing.with_database(postgres_admin_url,
+                                         f"ma_late_{uuid.uuid4().hex[:8]}_engagement")
+        log = (tmp_path / "engagement-late.log").open("ab")  # noqa: ASYNC230 - a local file
+        late = Process("engagement-late", free_port(), {
+            **TEST_ENV, "DATABASE_URL": database, "AMQP_URL": topology.amqp_url,
+            "JWKS_URL": f"{auth_url}/api/auth/jwks/", "AUTH_URL": auth_url,
+        }, engagement.factory, log)
+        late.start()
+        try:
+            topology.wait_ready(late, lambda _: None)
+            headers = {"Authorization": f"Bearer {referrer['accessToken']}"}
+
+            def referrals() -> list[tuple[str, str]]:
+                body = httpx.get(f"{late.url}/api/referrals/me/", headers=headers).json()
+                return [(r["referredUser"], r["status"]) for r in body["referrals"]]
+
+            await wait_until(lambda: referrals() == [(referred["user"]["id"], "signed_up")],
+                             within=30)
+        finally:
+            late.stop()
+            testing.drop_database(postgres_admin_url, database)
