@@ -13,6 +13,7 @@ import itertools
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pytest
 
 from launcher.catalog import SERVICES
 from launcher.local import Process, Topology, free_port, throwaway_topology
+from launcher.supervisor import Supervisor
 
 ADMIN_EMAIL = "admin@e2e.membershipauto.test"
 ADMIN_PASSWORD = "e2e-admin-password"
@@ -90,6 +92,40 @@ def topology(postgres_admin_url: str, amqp_url: str, tmp_path_factory: pytest.Te
     except Exception:
         for log in sorted(log_dir.glob("*.log")):
             print(f"--- {log.name}\n{log.read_text()[-4000:]}")
+        raise
+
+
+@dataclass
+class SupervisedTopology:
+    """A topology watched by the supervisor ``make up`` uses, and what it logged."""
+
+    topology: Topology
+    supervisor: Supervisor
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def supervised_topology(postgres_admin_url: str, amqp_url: str,
+                        tmp_path_factory: pytest.TempPathFactory
+                        ) -> Iterator[SupervisedTopology]:
+    """Auth, vehicles and the gateway, each its own process, supervised as under ``make up``.
+
+    Separate from ``topology`` (which tests stop and start by hand) so that processes can
+    be killed and restarted without touching the platform every other test shares.
+    """
+    log_dir = Path(tmp_path_factory.mktemp("supervised-logs"))
+    services = tuple(spec for spec in SERVICES if spec.name in ("auth", "vehicles"))
+    log: list[dict[str, Any]] = []
+    try:
+        with throwaway_topology(
+                postgres_admin_url, amqp_url, prefix="ma_e2e", progress=lambda _: None,
+                gateway_port=free_port(), log_dir=log_dir, extra_env=TEST_ENV,
+                services=services, ports={spec.name: [free_port()] for spec in services}
+        ) as topo, Supervisor(topo.all_processes(), log=log.append) as supervisor:
+            yield SupervisedTopology(topo, supervisor, log)
+    except Exception:
+        for path in sorted(log_dir.glob("*.log")):
+            print(f"--- {path.name}\n{path.read_text()[-4000:]}")
         raise
 
 
