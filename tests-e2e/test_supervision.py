@@ -66,15 +66,16 @@ def platform(supervised_topology: Any) -> Iterator[tuple[Any, httpx.Client, dict
         yield supervised_topology, client, headers
 
 
-def exits_of(supervised: Any, name: str) -> list[dict[str, Any]]:
-    return [r for r in supervised.log if r["event"] == "process_exited" and r["process"] == name]
+def vehicles_exits(supervised: Any) -> list[dict[str, Any]]:
+    """What the supervisor logged each time the vehicles process exited."""
+    return list(supervised.log.events("process_exited", VEHICLES))
 
 
 async def test_a_killed_service_is_back_within_seconds_and_the_others_keep_serving(
         platform: Any) -> None:
     supervised, client, headers = platform
     vehicles = supervised.topology.processes["vehicles"][0]
-    exits_before = len(exits_of(supervised, VEHICLES))
+    exits_before = len(vehicles_exits(supervised))
     down: list[httpx.Response] = []
 
     def vehicles_answers() -> bool:
@@ -87,16 +88,20 @@ async def test_a_killed_service_is_back_within_seconds_and_the_others_keep_servi
         killed_at = time.monotonic()
         os.kill(vehicles.pid, signal.SIGKILL)
         # Once the supervisor has seen the exit, nothing listens on vehicles' port any more.
-        await wait_until(lambda: len(exits_of(supervised, VEHICLES)) > exits_before, within=30)
+        await wait_until(lambda: len(vehicles_exits(supervised)) > exits_before, within=30)
         await wait_until(vehicles_answers, within=60, interval=0.05)
         back_after = time.monotonic() - killed_at
-    exited = exits_of(supervised, VEHICLES)[-1]
+    exited = vehicles_exits(supervised)[-1]
     print(f"vehicles back {back_after:.2f} s after SIGKILL (restart delay "
           f"{exited['nextDelaySeconds']} s, attempt {exited['attempt']}); {len(down)} "
           f"requests to vehicles answered 503 meanwhile; auth answered "
           f"{len(traffic.statuses)} requests, {len(traffic.not_2xx())} not 2xx")
     assert exited["signal"] == "SIGKILL"
-    assert all(r.status_code == 503 and r.headers["Retry-After"] for r in down)
+    assert supervised.log.events("process_restarted", VEHICLES)
+    for response in down:
+        assert response.status_code == 503
+        assert response.json() == {"error": "Service unavailable: vehicles"}
+        assert response.headers["Retry-After"] == "2"
     assert traffic.statuses and traffic.not_2xx() == []
 
 
@@ -104,12 +109,12 @@ async def test_while_a_killed_service_is_down_its_routes_are_503_with_retry_afte
         platform: Any) -> None:
     supervised, client, headers = platform
     vehicles = supervised.topology.processes["vehicles"][0]
-    exits_before = len(exits_of(supervised, VEHICLES))
+    exits_before = len(vehicles_exits(supervised))
     with Traffic(supervised.topology.url, headers) as traffic:
         # Held: the restart waits until the block ends, so "down" is a state, not a race.
         with supervised.supervisor.holding(VEHICLES):
             os.kill(vehicles.pid, signal.SIGKILL)
-            await wait_until(lambda: len(exits_of(supervised, VEHICLES)) > exits_before,
+            await wait_until(lambda: len(vehicles_exits(supervised)) > exits_before,
                              within=30)
             listing = client.get("/api/vehicles/", headers=headers)
             creating = client.post("/api/vehicles/", headers=headers, json={

@@ -29,6 +29,7 @@ import httpx
 from launcher.catalog import GATEWAY_FACTORY, GATEWAY_PORT, SERVICES, ServiceSpec
 from launcher.process import STOP_MARGIN_SECONDS, Process, shutdown_timeout
 from launcher.supervisor import RestartPolicy, Supervisor
+from shared.logging import configure_logging
 
 RUN_DIR = Path(".run")
 PID_FILE = RUN_DIR / "local.json"
@@ -179,6 +180,7 @@ def up() -> None:
                         gateway_port=int(os.environ.get("PORT", GATEWAY_PORT)))
     print(f"Starting Membership Auto as local processes (PostgreSQL {base}, "
           f"RabbitMQ {topology.amqp_url})", flush=True)
+    configure_logging("launcher")  # the supervisor's restarts, as JSON lines on stderr
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt

@@ -10,20 +10,23 @@ After ``give_up_after`` exits in a row that each came within ``stable_after`` of
 start, the process is left down (a service that cannot start would otherwise flap
 forever and bury its own error in restarts) and the others keep serving.
 
-Every exit, restart and give-up is one JSON line on stdout. ``stop()`` ends
-supervision first, so stopping the topology afterwards never races a restart.
+Every exit, restart and give-up is logged (``process_exited``, ``process_restarted``,
+``process_given_up``, with the ``instance``), one JSON line each under ``make up``.
+``stop()`` ends supervision, so stopping the processes afterwards never races a restart.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import logging
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+log = logging.getLogger("launcher.supervisor")
 
 
 class Supervised(Protocol):
@@ -76,10 +79,6 @@ class _Watch:
     given_up: bool = False
 
 
-def print_json(record: dict[str, Any]) -> None:
-    print(json.dumps(record), flush=True)
-
-
 class Supervisor:
     """Watches processes that are already started; restarts each one that exits.
 
@@ -89,13 +88,11 @@ class Supervisor:
     """
 
     def __init__(self, processes: Iterable[Supervised], policy: RestartPolicy | None = None,
-                 *, log: Callable[[dict[str, Any]], None] = print_json,
-                 on_restart: Callable[[Supervised], None] | None = None,
+                 *, on_restart: Callable[[Supervised], None] | None = None,
                  poll_interval: float = 0.1) -> None:
         now = time.monotonic()
         self.policy = policy or RestartPolicy()
         self._watches = {p.name: _Watch(p, now) for p in processes}
-        self._log = log
         self._on_restart = on_restart
         self._poll_interval = poll_interval
         self._lock = threading.Lock()
@@ -124,11 +121,6 @@ class Supervisor:
         """Names of the processes left down after repeated fast exits."""
         with self._lock:
             return {name for name, watch in self._watches.items() if watch.given_up}
-
-    def restarts(self, name: str) -> int:
-        """How many times ``name`` was started again in its current exit streak."""
-        with self._lock:
-            return self._watches[name].attempt
 
     @contextlib.contextmanager
     def holding(self, name: str) -> Iterator[None]:
@@ -171,35 +163,40 @@ class Supervisor:
             watch.attempt = watch.fast_exits = 0
         else:
             watch.fast_exits += 1
-        record: dict[str, Any] = {
-            "event": "process_exited", "process": watch.process.name, "exitCode": code,
-            "ranSeconds": round(ran, 3)}
+        name = watch.process.name
+        fields: dict[str, Any] = {"instance": name, "exitCode": code,
+                                  "ranSeconds": round(ran, 3)}
         if code < 0:
             with contextlib.suppress(ValueError):
-                record["signal"] = signal.Signals(-code).name
+                fields["signal"] = signal.Signals(-code).name
         if watch.fast_exits >= policy.give_up_after:
             watch.given_up = True
-            self._log({**record, "event": "process_given_up", "fastExits": watch.fast_exits,
-                       "message": f"{watch.process.name} exited {watch.fast_exits} times in a "
-                                  f"row within {policy.stable_after:g}s of starting; left "
-                                  "down, the other processes keep running"})
+            log.error(f"{name} exited {watch.fast_exits} times in a row within "
+                      f"{policy.stable_after:g}s of starting; left down, the other processes "
+                      "keep running", extra={"event": "process_given_up",
+                                             "fastExits": watch.fast_exits, **fields})
             return
         watch.attempt += 1
         delay = policy.delay(watch.attempt)
         watch.restart_at = now + delay
-        self._log({**record, "attempt": watch.attempt, "nextDelaySeconds": delay})
+        log.warning(f"{name} exited; restarting in {delay:g}s",
+                    extra={"event": "process_exited", "attempt": watch.attempt,
+                           "nextDelaySeconds": delay, **fields})
 
     def _restart(self, watch: _Watch, now: float) -> None:
         watch.restart_at = None
         watch.started_at = now
+        name = watch.process.name
         try:
             watch.process.start()
         except OSError as exc:  # e.g. out of file descriptors: an exit like any other
-            self._log({"event": "process_start_failed", "process": watch.process.name,
-                       "error": str(exc)})
+            log.error(f"{name} could not be started", exc_info=True,
+                      extra={"event": "process_start_failed", "instance": name,
+                             "error": str(exc)})
             self._exited(watch, 1, now)
             return
-        self._log({"event": "process_restarted", "process": watch.process.name,
-                   "pid": watch.process.pid, "attempt": watch.attempt})
+        log.info(f"{name} restarted", extra={"event": "process_restarted", "instance": name,
+                                             "pid": watch.process.pid,
+                                             "attempt": watch.attempt})
         if self._on_restart is not None:
             self._on_restart(watch.process)
