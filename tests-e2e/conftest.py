@@ -10,9 +10,11 @@ Tests marked ``processes_only`` need the real broker and run on the first alone.
 from __future__ import annotations
 
 import itertools
+import logging
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ import pytest
 
 from launcher.catalog import SERVICES
 from launcher.local import Process, Topology, free_port, throwaway_topology
+from launcher.supervisor import Supervisor
 
 ADMIN_EMAIL = "admin@e2e.membershipauto.test"
 ADMIN_PASSWORD = "e2e-admin-password"
@@ -91,6 +94,61 @@ def topology(postgres_admin_url: str, amqp_url: str, tmp_path_factory: pytest.Te
         for log in sorted(log_dir.glob("*.log")):
             print(f"--- {log.name}\n{log.read_text()[-4000:]}")
         raise
+
+
+class SupervisorLog(logging.Handler):
+    """What ``launcher.supervisor`` logged, as the fields of each record."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append({**vars(record), "message": record.getMessage()})
+
+    def events(self, kind: str, instance: str) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["event"] == kind and r["instance"] == instance]
+
+
+@dataclass
+class SupervisedTopology:
+    """A topology watched by the supervisor ``make up`` uses, and what that logged."""
+
+    topology: Topology
+    supervisor: Supervisor
+    log: SupervisorLog
+
+
+@pytest.fixture(scope="module")
+def supervised_topology(postgres_admin_url: str, amqp_url: str,
+                        tmp_path_factory: pytest.TempPathFactory
+                        ) -> Iterator[SupervisedTopology]:
+    """Auth, vehicles and the gateway, each its own process, supervised as under ``make up``.
+
+    Separate from ``topology`` (which tests stop and start by hand) so that processes can
+    be killed and restarted without touching the platform every other test shares.
+    """
+    log_dir = Path(tmp_path_factory.mktemp("supervised-logs"))
+    services = tuple(spec for spec in SERVICES if spec.name in ("auth", "vehicles"))
+    log = SupervisorLog()
+    logger = logging.getLogger("launcher.supervisor")
+    logger.addHandler(log)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        with throwaway_topology(
+                postgres_admin_url, amqp_url, prefix="ma_e2e", progress=lambda _: None,
+                gateway_port=free_port(), log_dir=log_dir, extra_env=TEST_ENV,
+                services=services, ports={spec.name: [free_port()] for spec in services}
+        ) as topo, Supervisor(topo.all_processes()) as supervisor:
+            yield SupervisedTopology(topo, supervisor, log)
+    except Exception:
+        for path in sorted(log_dir.glob("*.log")):
+            print(f"--- {path.name}\n{path.read_text()[-4000:]}")
+        raise
+    finally:
+        logger.removeHandler(log)
+        logger.setLevel(level)
 
 
 @pytest.fixture

@@ -98,6 +98,7 @@ def test_a_stopped_service_is_503_json_until_it_is_back(gateway, users, bearer, 
         response = gateway.get("/api/auth/me/", headers=bearer(token))
         assert response.status_code == 503
         assert response.json() == {"error": "Service unavailable: auth"}
+        assert response.headers["Retry-After"] == "2"
     finally:
         auth.start()
         topology.wait_ready(auth, progress=lambda _: None)

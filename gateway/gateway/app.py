@@ -73,6 +73,7 @@ def create_app(
         registrations_per_ip=SlidingWindowLimiter(
             settings.rate_limit_register_per_ip,
             settings.rate_limit_register_per_ip_window_seconds),
+        unavailable_retry_after_seconds=settings.upstream_unavailable_retry_after_seconds,
     )
     metrics = GatewayMetrics()
     return Gateway(

@@ -45,13 +45,14 @@ def is_forwardable(name: bytes) -> bool:
 
 @dataclass
 class EdgePolicy:
-    """Body limits and rate limiters shared by every request of one gateway."""
+    """Body limits, rate limiters and a 503's ``Retry-After``: one set per gateway."""
 
     max_body_bytes: int
     max_body_bytes_telemetry: int
     login_failures_per_email: SlidingWindowLimiter
     login_failures_per_ip: SlidingWindowLimiter
     registrations_per_ip: SlidingWindowLimiter
+    unavailable_retry_after_seconds: int
 
 
 class HttpProxy:
@@ -63,6 +64,9 @@ class HttpProxy:
         self.verifier = verifier
         self.policy = policy
         self.metrics = metrics
+        # Built once: only the 503 of a service that is down carries it.
+        self._unavailable_headers = [
+            (b"retry-after", str(policy.unavailable_retry_after_seconds).encode())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, route: Route,
                        exchange: Exchange) -> None:
@@ -136,7 +140,8 @@ class HttpProxy:
                 exchange.discard = False
                 await send_error(send, 413, _too_large_message(limit))
             elif not exchange.status:
-                await send_error(send, exc.status, exc.message)
+                await send_error(send, exc.status, exc.message,
+                                 self._unavailable_headers if exc.status == 503 else ())
         except ClientGone:
             if exchange.too_large and not exchange.status:
                 exchange.discard = False

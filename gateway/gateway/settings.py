@@ -33,6 +33,9 @@ class GatewaySettings(BaseSettings):
     upstream_timeout_seconds: float = 30.0
     upstream_connect_timeout_seconds: float = 5.0
     upstream_max_idle_connections: int = 64
+    # What a 503 for a service that is down or not deployed tells clients to wait: about
+    # the time `make up` (or an orchestrator) takes to bring a crashed process back.
+    upstream_unavailable_retry_after_seconds: int = 2
 
     cors_allowed_origins: str = "http://localhost:3000,http://localhost:3001,http://127.0.0.1:3000"
 

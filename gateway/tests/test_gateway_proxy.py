@@ -18,20 +18,29 @@ async def test_unknown_prefix_is_json_404(gateway_client: Any) -> None:
             assert response.json() == {"error": "Not found"}
 
 
-async def test_service_not_configured_is_503(gateway_client: Any) -> None:
+async def test_service_not_configured_is_503_with_retry_after(gateway_client: Any) -> None:
     async with gateway_client() as client:
         response = await client.get("/api/vehicles/", headers=bearer())
     assert response.status_code == 503
     assert response.json() == {"error": "Service unavailable: vehicles"}
+    assert response.headers["Retry-After"] == "2"
 
 
-async def test_service_down_is_503(gateway_client: Any) -> None:
+async def test_service_down_is_503_with_retry_after(gateway_client: Any) -> None:
     from gateway.tests.conftest import free_port
 
     async with gateway_client(upstream_vehicles=f"http://127.0.0.1:{free_port()}") as client:
         response = await client.get("/api/vehicles/", headers=bearer())
     assert response.status_code == 503
     assert response.json() == {"error": "Service unavailable: vehicles"}
+    assert response.headers["Retry-After"] == "2"
+
+
+async def test_retry_after_of_a_503_is_a_setting(gateway_client: Any) -> None:
+    async with gateway_client(upstream_unavailable_retry_after_seconds=7) as client:
+        response = await client.post("/api/auth/login/", json={"email": "a@b.c"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "7"
 
 
 async def test_slow_service_is_504(gateway_client: Any) -> None:
@@ -50,6 +59,7 @@ async def test_broken_in_process_service_is_502(gateway_client: Any) -> None:
         response = await client.get("/api/vehicles/", headers=bearer())
     assert response.status_code == 502
     assert response.json() == {"error": "Bad gateway: vehicles"}
+    assert "Retry-After" not in response.headers  # broken, not down: waiting may not help
 
 
 @pytest.mark.parametrize(("path", "size", "status"), [

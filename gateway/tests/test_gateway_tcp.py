@@ -98,6 +98,7 @@ async def test_tcp_upstream_restarted_between_requests(gateway_client: Any, serv
         down = await client.get("/api/vehicles/", headers=bearer())
         assert down.status_code == 503
         assert down.json() == {"error": "Service unavailable: vehicles"}
+        assert down.headers["Retry-After"] == "2"
 
 
 async def test_tcp_upstream_garbage_response_is_502(gateway_client: Any) -> None:

@@ -3,7 +3,9 @@
 Every service runs as its own uvicorn process on the local PostgreSQL (one
 database per service, created if missing) and RabbitMQ; the gateway listens
 on :8000 in front of them. ``Topology`` is the reusable part: the e2e tests
-start the very same processes on free ports and throwaway databases.
+start the very same processes on free ports and throwaway databases. ``make up``
+supervises them (``launcher.supervisor``): a process that exits is restarted and the
+others keep serving.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +27,9 @@ from typing import IO, Any
 import httpx
 
 from launcher.catalog import GATEWAY_FACTORY, GATEWAY_PORT, SERVICES, ServiceSpec
+from launcher.process import STOP_MARGIN_SECONDS, Process, shutdown_timeout
+from launcher.supervisor import RestartPolicy, Supervisor
+from shared.logging import configure_logging
 
 RUN_DIR = Path(".run")
 PID_FILE = RUN_DIR / "local.json"
@@ -39,46 +42,6 @@ def free_port() -> int:
     with closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@dataclass
-class Process:
-    """One uvicorn process of the topology."""
-
-    name: str
-    port: int
-    env: dict[str, str]
-    factory: str
-    log: IO[bytes] | None = None
-    popen: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, command: list[str] | None = None) -> None:
-        """Spawn the process (returns at once; see ``Topology.wait_ready``).
-
-        By default uvicorn serves ``factory``; ``command`` runs something else.
-        """
-        command = command or [
-            sys.executable, "-m", "uvicorn", self.factory, "--factory", "--host", "127.0.0.1",
-            "--port", str(self.port), "--no-access-log", "--log-level", "warning",
-            "--loop", "uvloop", "--http", "httptools"]
-        self.popen = subprocess.Popen(command, env={**os.environ, **self.env},
-                                      stdout=self.log, stderr=subprocess.STDOUT if self.log
-                                      else None, start_new_session=True)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL if it does not exit in time."""
-        if self.popen is None or self.popen.poll() is not None:
-            return
-        self.popen.terminate()
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
 
 
 @dataclass
@@ -160,9 +123,15 @@ class Topology:
         return processes + ([self.gateway] if self.gateway else [])
 
     def stop(self) -> None:
-        """Stop the gateway first, then the services."""
-        for process in reversed(self.all_processes()):
-            process.stop()
+        """Stop the gateway first (no new requests), then every service at once."""
+        if self.gateway is not None:
+            self.gateway.stop()
+        services = [p for group in self.processes.values() for p in group]
+        for process in services:
+            process.terminate()
+        deadline = time.monotonic() + max((p.stop_timeout for p in services), default=0.0)
+        for process in services:
+            process.wait_or_kill(deadline)
 
     @property
     def url(self) -> str:
@@ -205,12 +174,13 @@ def _database_urls(base: str) -> Callable[[str], str]:
 
 
 def up() -> None:
-    """Start the topology in the foreground; Ctrl-C (or ``make down``) stops it."""
+    """Start the topology in the foreground, supervised; Ctrl-C (or ``make down``) stops it."""
     base = os.environ.get("POSTGRES_URL", DEFAULT_POSTGRES)
     topology = Topology(_database_urls(base), amqp_url=os.environ.get("AMQP_URL", DEFAULT_AMQP),
                         gateway_port=int(os.environ.get("PORT", GATEWAY_PORT)))
     print(f"Starting Membership Auto as local processes (PostgreSQL {base}, "
           f"RabbitMQ {topology.amqp_url})", flush=True)
+    configure_logging("launcher")  # the supervisor's restarts, as JSON lines on stderr
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -218,24 +188,42 @@ def up() -> None:
     signal.signal(signal.SIGTERM, stop)
     try:
         topology.start(progress=lambda line: print(line, flush=True))
-        RUN_DIR.mkdir(exist_ok=True)
-        PID_FILE.write_text(json.dumps({"launcher": os.getpid(), "processes": [
-            p.popen.pid for p in topology.all_processes() if p.popen]}))
-        print(f"Membership Auto is listening on {topology.url} "
-              f"(docs {topology.url}/api/docs/); Ctrl-C or `make down` stops it", flush=True)
-        while all(p.popen and p.popen.poll() is None for p in topology.all_processes()):
-            time.sleep(0.5)
-        print("a process exited; stopping the others", flush=True)
+        _write_pid_file(topology)
+        with Supervisor(topology.all_processes(), RestartPolicy.from_environ(os.environ),
+                        on_restart=lambda _: _write_pid_file(topology)):
+            print(f"Membership Auto is listening on {topology.url} "
+                  f"(docs {topology.url}/api/docs/); a process that exits is restarted; "
+                  "Ctrl-C or `make down` stops it", flush=True)
+            try:
+                while True:
+                    signal.pause()
+            finally:  # leaving the block ends supervision before anything is stopped
+                print("stopping ...", flush=True)
     except KeyboardInterrupt:
-        print("stopping ...", flush=True)
+        pass
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second `make down` waits its turn
         topology.stop()
         PID_FILE.unlink(missing_ok=True)
         print("stopped", flush=True)
 
 
+def _write_pid_file(topology: Topology) -> None:
+    """The launcher's pid for ``down``; the processes' in case the launcher is gone."""
+    RUN_DIR.mkdir(exist_ok=True)
+    state = {"launcher": os.getpid(),
+             "processes": [p.pid for p in topology.all_processes() if p.pid is not None]}
+    temporary = PID_FILE.with_suffix(".tmp")
+    temporary.write_text(json.dumps(state))
+    temporary.replace(PID_FILE)
+
+
 def down() -> None:
-    """Stop a topology started by ``up`` in another terminal."""
+    """Stop a topology started by ``up`` in another terminal.
+
+    Signals the launcher, which ends supervision and then stops its processes; only when
+    the launcher is gone are the processes it last recorded signalled directly.
+    """
     if not PID_FILE.exists():
         print("nothing to stop (no .run/local.json)")
         return
@@ -244,12 +232,25 @@ def down() -> None:
         os.kill(state["launcher"], signal.SIGTERM)
     except ProcessLookupError:
         for pid in state["processes"]:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         PID_FILE.unlink(missing_ok=True)
-    print("stopped")
+        print("stopped (the launcher was gone; its processes were sent SIGTERM)")
+        return
+    print("stopping ...", flush=True)
+    deadline = time.monotonic() + shutdown_timeout(os.environ) + 2 * STOP_MARGIN_SECONDS
+    while _alive(state["launcher"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    print("stopped" if not _alive(state["launcher"]) else
+          f"the launcher (pid {state['launcher']}) is still stopping")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def main() -> None:
