@@ -27,7 +27,6 @@ class ServiceSettings(BaseSettings):
     amqp_url: str = Field(default="memory://", description="memory:// is the in-process bus")
     jwks_url: str = Field(default="http://127.0.0.1:8001/api/auth/jwks/")
     log_level: str = "INFO"
-    shutdown_timeout_seconds: float = 20.0
     outbox_poll_interval: float = 1.0
     consumer_max_attempts: int = Field(
         default=6, ge=1, description="Failed attempts before a message is dead-lettered")
