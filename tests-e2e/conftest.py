@@ -36,6 +36,8 @@ TEST_ENV = {
     "PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024",
     "OUTBOX_POLL_INTERVAL": "0.2", "RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL": "5",
     "RATE_LIMIT_REGISTER_PER_IP": "1000",
+    # A short retry ladder, so a poison message reaches its DLQ in seconds, not minutes.
+    "CONSUMER_RETRY_DELAYS": "0.5,1,2", "CONSUMER_MAX_ATTEMPTS": "4",
 }
 
 

@@ -3,7 +3,9 @@ lost. Every test that stops something restores it, whatever happens.
 
 - a consumer's own database refuses connections for 15 s;
 - RabbitMQ is stopped for 20 s in the middle of a referral;
-- a service receives SIGTERM while it is under load.
+- a service receives SIGTERM while it is under load;
+- a message keeps failing (a poison message): it reaches the DLQ after its retries and is
+  replayed with the documented command once the cause is fixed.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -20,8 +24,11 @@ import httpx
 import psycopg
 import pytest
 
+from shared.events import EXCHANGE, Event
 from shared.events.dlq import list_dead_letters
 from shared.testing import wait_until
+
+from .conftest import TEST_ENV
 
 OUTAGE_SECONDS = 15
 BROKER_OUTAGE_SECONDS = 20
@@ -211,3 +218,68 @@ async def test_sigterm_under_load_loses_no_request_and_no_event(topology):
         return len(processed) == len(staged)
 
     await wait_until(delivered, within=60, interval=0.5)
+
+
+async def _publish(amqp_url: str, event: Event) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC,
+                                                  durable=True)
+        await exchange.publish(aio_pika.Message(
+            event.to_json(), message_id=event.id,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=event.type)
+
+
+@pytest.mark.processes_only
+async def test_a_poison_message_is_dead_lettered_after_its_retries_then_replayed(
+        gateway, users, bearer, topology):
+    """A defect in auth's database (a trigger that rejects the update, standing in for a
+    bad deployment) makes every delivery of one referral.credited fail. It is retried
+    along the ladder, then dead-lettered; once the trigger is gone, the DLQ command
+    replays it and the referrer is credited once."""
+    referrer = users.register()
+    headers = bearer(referrer["accessToken"])
+    queue = "auth.referral-credited"
+    auth_db = _database_of(topology, "auth")
+    with psycopg.connect(_libpq(auth_db), autocommit=True) as db:
+        try:
+            db.execute("CREATE FUNCTION reject_rewards() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$ BEGIN RAISE EXCEPTION 'rewards are frozen'; END $$")
+            db.execute("CREATE TRIGGER reject_rewards BEFORE UPDATE OF rewards_balance ON "
+                       "users FOR EACH ROW EXECUTE FUNCTION reject_rewards()")
+            event = Event.new("referral.credited", "engagement", {
+                "referralId": str(uuid.uuid4()), "referrerUserId": referrer["user"]["id"],
+                "referredUserId": str(uuid.uuid4()), "reward": 1})
+            published = time.monotonic()
+            await _publish(topology.amqp_url, event)
+
+            async def dead_lettered() -> bool:
+                return (await _dead_lettered(topology.amqp_url)).get(queue) == 1
+
+            await wait_until(dead_lettered, within=60, interval=0.1)
+            backoff = time.monotonic() - published
+            listed = await list_dead_letters(topology.amqp_url, queues=[queue])
+            sample = listed[0].samples[0]
+            assert sample["messageId"] == event.id
+            assert sample["attempts"] == int(TEST_ENV["CONSUMER_MAX_ATTEMPTS"])
+            assert _rewards(gateway, headers) == 0
+        finally:
+            db.execute("DROP TRIGGER IF EXISTS reject_rewards ON users")
+            db.execute("DROP FUNCTION IF EXISTS reject_rewards()")
+    print(f"\npoison message dead-lettered {backoff:.1f} s after it was published "
+          f"(ladder {TEST_ENV['CONSUMER_RETRY_DELAYS']} s, "
+          f"{TEST_ENV['CONSUMER_MAX_ATTEMPTS']} attempts)")
+
+    replayed = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "shared.events.dlq", "--amqp-url",
+                         topology.amqp_url, "replay", queue, "--id", event.id],
+        check=True, capture_output=True, text=True)
+    assert f"replayed 1 message(s) from {queue}.dlq" in replayed.stdout
+
+    await wait_until(lambda: _rewards(gateway, headers) == 1, within=30)
+    await asyncio.sleep(1.0)
+    assert _rewards(gateway, headers) == 1
+    assert await _dead_lettered(topology.amqp_url) == {}
