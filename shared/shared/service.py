@@ -38,6 +38,7 @@ from shared.events.outbox import STAGED_FLAG
 from shared.logging import RequestIdMiddleware, configure_logging
 from shared.migrations import upgrade_to_head
 from shared.observability import MetricsMiddleware, ReadinessCheck, health_router
+from shared.pruning import PruneRule, service_pruner
 from shared.settings import ServiceSettings
 from shared.tokens import AccessTokenVerifier, JwksSource, http_jwks_source
 
@@ -111,6 +112,7 @@ def create_service_app(
     jwks_source: JwksSource | None = None,
     on_startup: StartupHook | None = None,
     on_shutdown: ShutdownHook | None = None,
+    prune_rules: Sequence[PruneRule] = (),
     version: str = "1.0.0",
 ) -> FastAPI:
     """Build a service's FastAPI app; ``app.state`` holds ``settings``, ``db``,
@@ -120,6 +122,7 @@ def create_service_app(
     ``peers`` are clients of other services, for the few calls ARCHITECTURE.md allows
     (in process in the embedded mode); every name in ``peer_urls`` without one gets an
     ``httpx.AsyncClient`` on that URL, closed on shutdown.
+    ``prune_rules`` are the service's own tables to prune, beside its event tables.
     """
     configure_logging(settings.service_name, settings.log_level)
     database = Database(settings.effective_database_url,
@@ -139,6 +142,7 @@ def create_service_app(
             relay.wake()
 
     database.on_commit(wake_relay)
+    pruner = service_pruner(database, settings, event_tables, prune_rules)
     given_peers = dict(peers or {})
     own_peers = {name: httpx.AsyncClient(base_url=url, timeout=peer_timeout)
                  for name, url in (peer_urls or {}).items() if name not in given_peers}
@@ -155,6 +159,7 @@ def create_service_app(
         # down does not hold the start-up; the task keeps trying in the background.
         await asyncio.wait({connecting}, timeout=settings.bus_connect_grace_seconds)
         await relay.start()
+        await pruner.start()
         if on_startup is not None:
             await on_startup(app)
         log.info("service started", extra={"event": "service_started",
@@ -168,6 +173,7 @@ def create_service_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await connecting
             await relay.stop()
+            await pruner.stop()
             await bus.close()
             await database.dispose()
             for client in own_peers.values():
@@ -181,6 +187,7 @@ def create_service_app(
     app.state.bus = bus
     app.state.outbox = Outbox(event_tables, producer=settings.service_name)
     app.state.relay = relay
+    app.state.pruner = pruner
     app.state.peers = {**given_peers, **own_peers}
     app.state.verifier = AccessTokenVerifier(jwks_source or http_jwks_source(settings.jwks_url))
     install_error_handlers(app)
