@@ -73,3 +73,15 @@ def create_event_tables(op: Any) -> None:
     metadata = MetaData()
     define_event_tables(metadata)
     metadata.create_all(op.get_bind())
+
+
+def index_processed_events_for_pruning(op: Any) -> None:
+    """Add the index the pruner finds old processed-event markers by (a service's 0002).
+
+    A database whose first migration ran after the index joined ``define_event_tables``
+    has it already (``create_event_tables`` builds the current shape), hence "if not
+    exists". The build holds off inserts into the table for its duration, once: a
+    consumer's delivery waits meanwhile, none fails.
+    """
+    op.create_index("ix_processed_events_processed_at", "processed_events", ["processed_at"],
+                    if_not_exists=True)

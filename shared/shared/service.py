@@ -40,6 +40,7 @@ from shared.events.outbox import STAGED_FLAG
 from shared.logging import RequestIdMiddleware, configure_logging, forward_request_id
 from shared.migrations import upgrade_to_head
 from shared.observability import MetricsMiddleware, ReadinessCheck, health_router
+from shared.pruning import PruneRule, service_pruner
 from shared.settings import ServiceSettings
 from shared.tokens import AccessTokenVerifier, JwksSource, http_jwks_source
 
@@ -140,6 +141,7 @@ def create_service_app(
     jwks_source: JwksSource | None = None,
     on_startup: StartupHook | None = None,
     on_shutdown: ShutdownHook | None = None,
+    prune_rules: Sequence[PruneRule] = (),
     version: str = "1.0.0",
 ) -> FastAPI:
     """Build a service's FastAPI app; ``app.state`` holds ``settings``, ``db``,
@@ -149,6 +151,7 @@ def create_service_app(
     ``peers`` are clients of other services, for the few calls ARCHITECTURE.md allows
     (in process in the embedded mode); every name in ``peer_urls`` without one gets an
     ``httpx.AsyncClient`` on that URL, closed on shutdown.
+    ``prune_rules`` are the service's own tables to prune, beside its event tables.
     """
     configure_logging(settings.service_name, settings.log_level)
     database = Database(settings.effective_database_url,
@@ -169,6 +172,7 @@ def create_service_app(
             relay.wake()
 
     database.on_commit(wake_relay)
+    pruner = service_pruner(database, settings, event_tables, prune_rules)
     given_peers = dict(peers or {})
     own_peers = {name: peer_client(url, timeout=peer_timeout)
                  for name, url in (peer_urls or {}).items() if name not in given_peers}
@@ -180,11 +184,13 @@ def create_service_app(
         await asyncio.to_thread(upgrade_to_head, migrations, url)
         connecting = asyncio.create_task(_connect_bus(bus, idempotent_consumers,
                                                      broadcasts or {}, settings.service_name))
-        # Give the broker a moment so the queues exist before the first request: an
-        # event published to a queue nobody has declared yet is lost. A broker that is
-        # down does not hold the start-up; the task keeps trying in the background.
+        # Give the broker a moment, so the consumers run before the first request. A broker
+        # that is down does not hold the start-up: the task keeps trying in the background
+        # and events wait in the outbox (the relay declares the catalogue's queues when it
+        # connects, before it publishes anything).
         await asyncio.wait({connecting}, timeout=settings.bus_connect_grace_seconds)
         await relay.start()
+        await pruner.start()
         if on_startup is not None:
             await on_startup(app)
         log.info("service started", extra={"event": "service_started",
@@ -202,6 +208,7 @@ def create_service_app(
                 await connecting
             await relay.stop()
             await _flush_outbox(relay, settings.service_name)
+            await pruner.stop()
             await bus.close()
             await database.dispose()
             for client in own_peers.values():
@@ -217,6 +224,7 @@ def create_service_app(
     app.state.bus = bus
     app.state.outbox = Outbox(event_tables, producer=settings.service_name)
     app.state.relay = relay
+    app.state.pruner = pruner
     app.state.peers = {**given_peers, **own_peers}
     app.state.verifier = AccessTokenVerifier(jwks_source or http_jwks_source(settings.jwks_url))
     install_error_handlers(app)

@@ -45,6 +45,22 @@ class ServiceSettings(BaseSettings):
         default=20, ge=1, description="PostgreSQL connections a process keeps open")
     database_max_overflow: int = Field(
         default=20, ge=0, description="Extra connections under load, closed once idle again")
+    # Published outbox rows are read by nobody (a replay comes from a dead-letter queue,
+    # not from the outbox); they are kept a week only to answer "was it published, when?".
+    outbox_retention_seconds: float = Field(
+        default=7 * 24 * 3600, ge=0, description="Age at which a published outbox row goes")
+    # A processed-event marker is what turns a redelivery into a no-op: pruned too early,
+    # the same event is applied twice. Redeliveries come from the consumer's retry ladder
+    # (minutes), from the outbox relay publishing a row again after a crash between the
+    # broker's confirm and marking it (seconds), and from an operator replaying a
+    # dead-letter queue, which may hold a copy of an event that another copy already
+    # applied, days after the fact. Thirty days outlives all of them.
+    processed_events_retention_seconds: float = Field(
+        default=30 * 24 * 3600, ge=0, description="Age at which a processed-event marker goes")
+    prune_interval_seconds: float = Field(
+        default=300.0, gt=0, description="Seconds between two pruning passes")
+    prune_batch_size: int = Field(
+        default=500, ge=1, description="Rows one pruning statement deletes at most")
 
     @field_validator("consumer_retry_delays", mode="before")
     @classmethod

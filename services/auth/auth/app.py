@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,7 +14,7 @@ from auth.keys import jwks, load_signing_key
 from auth.models import event_tables
 from auth.passwords import Passwords
 from auth.settings import AuthSettings
-from auth.tokens import TokenIssuer
+from auth.tokens import TokenIssuer, spent_refresh_tokens
 from shared.service import create_service_app
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -38,6 +39,8 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     app = create_service_app(
         settings=settings, title="Membership Auto — auth", event_tables=event_tables,
         migrations=MIGRATIONS, routers=[accounts.router, memberships.router],
-        consumers=CONSUMERS, jwks_source=own_jwks, on_startup=on_startup)
+        consumers=CONSUMERS, jwks_source=own_jwks, on_startup=on_startup,
+        prune_rules=[spent_refresh_tokens(
+            timedelta(seconds=settings.refresh_token_retention_seconds))])
     app.state.passwords = passwords
     return app

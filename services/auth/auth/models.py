@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, String, UniqueConstraint
+from sqlalchemy import Column, Index, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import JSON, Field, SQLModel
 
@@ -36,6 +36,9 @@ class RefreshToken(AuthTable, table=True):
     """One issued refresh token. Rotation marks it used; reuse revokes its family."""
 
     __tablename__ = "refresh_tokens"
+    # The pruner's queries (auth.tokens.spent_refresh_tokens).
+    __table_args__ = (Index("ix_refresh_tokens_expires_at", "expires_at"),
+                      Index("ix_refresh_tokens_revoked_at", "revoked_at"))
 
     jti: str = Field(primary_key=True, max_length=36)
     user_id: str = Field(index=True, max_length=36)

@@ -13,6 +13,9 @@ class AuthSettings(ServiceSettings):
     service_name: str = "auth"
     access_token_ttl_seconds: int = 3600
     refresh_token_ttl_seconds: int = 7 * 24 * 3600
+    refresh_token_retention_seconds: int = Field(
+        default=24 * 3600, ge=0,
+        description="How long an expired or revoked refresh token's row is kept")
     jwt_private_key: str = Field(default="", description="PEM; empty: generated and stored")
     jwt_private_key_file: str = Field(default="", description="Path to a PEM private key")
     jwt_key_id: str = Field(default="", description="kid for a configured key")

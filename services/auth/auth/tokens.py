@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import jwt
-from sqlalchemy import update
+from sqlalchemy import Table, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +22,7 @@ from auth.models import Membership, RefreshToken, User
 from auth.settings import AuthSettings
 from shared.errors import Unauthorized
 from shared.models import utcnow
+from shared.pruning import PruneRule
 
 INVALID_REFRESH = "Invalid refresh token"
 
@@ -120,3 +121,20 @@ class TokenIssuer:
         if row is not None and row.user_id == user_id:
             await self.revoke_family(session, row.family_id)
             await session.commit()
+
+
+def spent_refresh_tokens(retention: timedelta) -> PruneRule:
+    """Refresh-token rows that can matter to no request any more, ``retention`` after that.
+
+    An expired token is refused by its own ``exp`` claim before the ledger is read. A
+    revoked token was revoked with its whole family, so presenting it again answers
+    "invalid" whether its row is there or not.
+
+    A used token is *not* removable until it expires: its row is what detects reuse.
+    Pruned earlier, a stolen token presented after the victim rotated it (or the
+    victim's copy presented after the thief did) would answer a plain "invalid" and
+    leave the family, the thief's live token included, unrevoked.
+    """
+    table: Table = RefreshToken.__table__  # type: ignore[attr-defined]
+    return PruneRule(table, retention, lambda cutoff: or_(
+        table.c.expires_at < cutoff, table.c.revoked_at < cutoff))

@@ -40,5 +40,7 @@ def define_event_tables(metadata: MetaData) -> EventTables:
         Column("consumer", String(200), primary_key=True, comment="the queue name"),
         Column("event_id", String(36), primary_key=True),
         Column("processed_at", DateTime(timezone=True), nullable=False),
+        # The pruner's query: markers older than the retention (shared.pruning).
+        Index("ix_processed_events_processed_at", "processed_at"),
     )
     return EventTables(outbox=outbox, processed=processed)

@@ -1,0 +1,27 @@
+"""Indexes the background pruner finds old rows by: processed-event markers, refresh tokens.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-29
+"""
+
+from alembic import op
+
+from shared.migrations import index_processed_events_for_pruning
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    index_processed_events_for_pruning(op)
+    op.create_index("ix_refresh_tokens_expires_at", "refresh_tokens", ["expires_at"])
+    op.create_index("ix_refresh_tokens_revoked_at", "refresh_tokens", ["revoked_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_refresh_tokens_revoked_at", table_name="refresh_tokens")
+    op.drop_index("ix_refresh_tokens_expires_at", table_name="refresh_tokens")
+    op.drop_index("ix_processed_events_processed_at", table_name="processed_events")
