@@ -37,7 +37,12 @@ from shared.events import (
 from shared.events.outbox import STAGED_FLAG
 from shared.logging import RequestIdMiddleware, configure_logging
 from shared.migrations import upgrade_to_head
-from shared.observability import MetricsMiddleware, ReadinessCheck, health_router
+from shared.observability import (
+    MetricsMiddleware,
+    ReadinessCheck,
+    health_router,
+    watch_database_pool,
+)
 from shared.settings import ServiceSettings
 from shared.tokens import AccessTokenVerifier, JwksSource, http_jwks_source
 
@@ -122,9 +127,8 @@ def create_service_app(
     ``httpx.AsyncClient`` on that URL, closed on shutdown.
     """
     configure_logging(settings.service_name, settings.log_level)
-    database = Database(settings.effective_database_url,
-                        pool_size=settings.database_pool_size,
-                        max_overflow=settings.database_max_overflow)
+    database = Database.from_settings(settings)
+    watch_database_pool(settings.service_name, database)
     bus = create_bus(settings.amqp_url)
     relay = OutboxRelay(database.sessionmaker, event_tables, bus,
                         poll_interval=settings.outbox_poll_interval)
