@@ -9,20 +9,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import psycopg
-import sqlalchemy.exc
 from psycopg import sql
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.db_pool import ObservedPool, PoolCounters, PoolStats, observed_pool_class
 from shared.settings import ServiceSettings
 
 log = logging.getLogger("shared.db")
@@ -57,56 +55,15 @@ def _tune_sqlite(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
-@dataclass
-class PoolCounters:
-    """What SQLAlchemy's pool does not count: checkouts in progress, and those that gave up."""
-
-    waiting: int = 0
-    timeouts: int = 0
-
-
-class _ObservedPool(AsyncAdaptedQueuePool):
-    """SQLAlchemy's asyncio queue pool, counting into ``counters``.
-
-    ``Database`` makes a subclass per engine that carries its counters, because SQLAlchemy
-    builds pools itself (and rebuilds them, same class, when the engine is disposed).
-    """
-
-    counters: ClassVar[PoolCounters]
-
-    def connect(self) -> PoolProxiedConnection:
-        # A checkout that finds an idle connection leaves at once; one that waits (for a
-        # connection to come back, or a new one to open) is counted until it gets one.
-        self.counters.waiting += 1
-        try:
-            return super().connect()
-        except sqlalchemy.exc.TimeoutError:
-            self.counters.timeouts += 1
-            raise
-        finally:
-            self.counters.waiting -= 1
-
-
-@dataclass(frozen=True)
-class PoolStats:
-    """A snapshot of a PostgreSQL pool, for ``/metrics``."""
-
-    in_use: int
-    idle: int
-    overflow: int
-    waiting: int
-    limit: int
-    timeouts: int
-
-
 class Database:
     """An async engine plus a session factory for one service's database.
 
     On PostgreSQL the pool holds at most ``pool_size + max_overflow`` connections, the
     process's share of the connection budget (README, "Connection budget"). A checkout
-    waits at most ``pool_timeout`` seconds, then raises ``sqlalchemy.exc.TimeoutError``
-    (a 503, shared.errors). ``transaction_pooling``: the URL is a PgBouncer in transaction
-    mode, where consecutive transactions may run on different server connections.
+    waits its turn (shared.db_pool) at most ``pool_timeout`` seconds, then raises
+    ``sqlalchemy.exc.TimeoutError`` (a 503, shared.errors). ``transaction_pooling``: the
+    URL is a PgBouncer in transaction mode, where consecutive transactions may run on
+    different server connections.
     """
 
     def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 6,
@@ -125,7 +82,7 @@ class Database:
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         else:
             kwargs.update(
-                poolclass=type("ObservedPool", (_ObservedPool,), {"counters": self.counters}),
+                poolclass=observed_pool_class(self.counters),
                 pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
                 # Idle connections are given back: overflow ones as soon as they are
                 # returned (SQLAlchemy closes them when pool_size are idle), the others
@@ -195,13 +152,7 @@ class Database:
     def pool_stats(self) -> PoolStats | None:
         """The pool's connections and waiting checkouts now (None on SQLite)."""
         pool = self.engine.pool
-        if not isinstance(pool, _ObservedPool):
-            return None
-        # overflow() counts from -pool_size: the connections open beyond pool_size.
-        return PoolStats(in_use=pool.checkedout(), idle=pool.checkedin(),
-                         overflow=max(0, pool.overflow()), waiting=self.counters.waiting,
-                         limit=self.pool_limit,
-                         timeouts=self.counters.timeouts)
+        return pool.stats(self.pool_limit) if isinstance(pool, ObservedPool) else None
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -70,6 +70,46 @@ async def test_a_request_finding_no_free_connection_in_time_is_503_with_retry_af
     assert (served.status_code, served.json()) == (200, 1)
 
 
+async def test_a_waiting_checkout_is_served_before_a_later_one(postgres_url: str) -> None:
+    database = Database(postgres_url, pool_size=1, max_overflow=0, pool_timeout=30)
+    served: list[str] = []
+
+    async def query(name: str) -> None:
+        async with database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        served.append(name)
+
+    try:
+        held = await database.engine.connect()
+        await held.execute(text("SELECT 1"))
+        waiter = asyncio.create_task(query("waiter"))
+        await wait_until(lambda: database.counters.waiting == 1)
+        await held.close()
+        await query("newcomer")  # asks the moment the connection is back
+        await waiter
+    finally:
+        await database.dispose()
+    assert served == ["waiter", "newcomer"]
+
+
+async def test_a_checkout_handed_a_connection_as_it_gives_up_passes_it_on(
+        postgres_url: str) -> None:
+    database = Database(postgres_url, pool_size=1, max_overflow=0, pool_timeout=30)
+    try:
+        held = await database.engine.connect()
+        await held.execute(text("SELECT 1"))
+        impatient = asyncio.create_task(database.engine.connect().start())
+        await wait_until(lambda: database.counters.waiting == 1)
+        await held.close()  # hands the connection to the waiting checkout ...
+        impatient.cancel()  # ... which gives up before it runs
+        gave_up = (await asyncio.gather(impatient, return_exceptions=True))[0]
+        assert isinstance(gave_up, asyncio.CancelledError)
+        async with asyncio.timeout(5), database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    finally:
+        await database.dispose()
+
+
 async def test_metrics_show_connections_in_use_and_checkouts_waiting(postgres_url: str) -> None:
     service = f"pooltest{uuid.uuid4().hex[:8]}"
     database = Database(postgres_url, pool_size=1, max_overflow=1, pool_timeout=30)
