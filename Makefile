@@ -11,7 +11,7 @@ help:
 	@echo "make down   - stop what 'make up' started"
 	@echo "make test   - every test (unit, integration, e2e)"
 	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - the benchmarks: gateway, ingest, read paths, availability, chat (bench/results/)"
+	@echo "make bench  - the benchmarks: gateway, ingest, read paths, availability, chat, load sequence (bench/results/)"
 
 install: .venv/.installed
 
@@ -59,3 +59,4 @@ bench: install
 	$(UV) run --frozen python bench/read_paths.py
 	$(UV) run --frozen python bench/availability.py
 	$(UV) run --frozen python bench/chat.py
+	$(UV) run --frozen python bench/load_sequence.py
