@@ -92,7 +92,7 @@ class Database:
                 # A connection closed for idleness is at least idle_timeout old; renewing
                 # every connection older than half that on checkout means a closed one is
                 # never handed out (without pre-ping's round trip).
-                pool_recycle=idle_timeout / 2,
+                pool_recycle=idle_timeout / 2 if idle_timeout else 1800,
                 connect_args=_connect_args(idle_timeout, transaction_pooling))
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
@@ -167,7 +167,9 @@ def _connect_args(idle_timeout: float, transaction_pooling: bool) -> dict[str, A
         # connections are PgBouncer's business there (server_idle_timeout), and it refuses
         # unknown startup options.
         return {"prepare_threshold": None}
-    # PostgreSQL itself closes a session left idle that long (PostgreSQL >= 14).
+    if not idle_timeout:
+        return {}  # kept open (PostgreSQL before 14 has no idle_session_timeout)
+    # PostgreSQL itself closes a session left idle that long.
     return {"options": f"-c idle_session_timeout={round(idle_timeout * 1000)}"}
 
 

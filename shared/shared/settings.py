@@ -38,7 +38,8 @@ class ServiceSettings(BaseSettings):
     database_pool_timeout: float = Field(
         default=5.0, gt=0, description="Seconds a checkout waits for a connection, then 503")
     database_idle_timeout: float = Field(
-        default=120.0, gt=0, description="Seconds before an unused pooled connection is closed")
+        default=120.0, ge=0,
+        description="Seconds before an unused pooled connection is closed (0: never)")
     database_transaction_pooling: bool = Field(
         default=False, description="DATABASE_URL is a transaction-pooling PgBouncer")
 

@@ -191,3 +191,16 @@ async def test_a_pool_survives_its_idle_connections_being_closed(
     finally:
         await database.dispose()
     assert answers == [200, 200, 200]
+
+
+async def test_an_idle_timeout_of_zero_keeps_connections_open(postgres_url: str) -> None:
+    shown = {}
+    for idle_timeout in (120.0, 0.0):
+        database = Database(postgres_url, idle_timeout=idle_timeout)
+        try:
+            async with database.engine.connect() as connection:
+                shown[idle_timeout] = (await connection.execute(
+                    text("SHOW idle_session_timeout"))).scalar_one()
+        finally:
+            await database.dispose()
+    assert shown == {120.0: "2min", 0.0: "0"}
