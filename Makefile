@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 MANIFESTS := pyproject.toml uv.lock $(wildcard */pyproject.toml services/*/pyproject.toml)
 
-.PHONY: install run up down test test-unit test-e2e lint bench help
+.PHONY: install pgbouncer run up down test test-unit test-e2e lint bench help
 
 help:
 	@echo "make run    - the whole platform in one process (SQLite, in-process bus) on :8000"
@@ -11,7 +11,7 @@ help:
 	@echo "make down   - stop what 'make up' started"
 	@echo "make test   - every test (unit, integration, e2e)"
 	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - the benchmarks: gateway, ingest, read paths, availability, chat (bench/results/)"
+	@echo "make bench  - the benchmarks: gateway, ingest, read paths, availability, chat, load sequence (bench/results/)"
 
 install: .venv/.installed
 
@@ -20,6 +20,14 @@ install: .venv/.installed
 		(echo "installing uv ..." && python3 -m pip install --quiet uv)
 	$(UV) sync --frozen
 	@touch $@
+
+# Tests run services through PgBouncer (Debian's package puts it in /usr/sbin). Where it
+# cannot be installed, those tests skip, and fail under CI=true.
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer || \
+		(echo "installing pgbouncer (tests run services through it) ..." && \
+		(apt-get install -y -qq pgbouncer || (apt-get update -qq && apt-get install -y -qq pgbouncer))) || \
+		echo "could not install pgbouncer: the tests that need it will skip"
 
 run: install
 	$(UV) run --frozen python -m launcher.embedded
@@ -30,10 +38,10 @@ up: install
 down:
 	$(UV) run --frozen python -m launcher.local down
 
-test: install
+test: install pgbouncer
 	$(UV) run --frozen pytest
 
-test-unit: install
+test-unit: install pgbouncer
 	$(UV) run --frozen pytest --ignore=tests-e2e
 
 test-e2e: install
@@ -51,3 +59,4 @@ bench: install
 	$(UV) run --frozen python bench/read_paths.py
 	$(UV) run --frozen python bench/availability.py
 	$(UV) run --frozen python bench/chat.py
+	$(UV) run --frozen python bench/load_sequence.py

@@ -103,15 +103,19 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(label: str, url: str, *, connections: int, duration: int, token: str | None,
-            threads: int | None = None) -> WrkResult:
+            threads: int | None = None, lua: str = "", timeout: str | None = None
+            ) -> WrkResult:
+    """One wrk run; ``lua`` is appended to its script, ``timeout`` is wrk's (default 2s)."""
     script = Path(tempfile.gettempdir()) / f"bench-wrk-{os.getpid()}.lua"
     lines = []
     if token:
         lines.append(f'wrk.headers["Authorization"] = "Bearer {token}"')
-    script.write_text("\n".join(lines) + "\n")
+    script.write_text("\n".join(lines) + "\n" + lua)
     threads = threads or min(connections, 2)
     argv = [WRK, "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
             "-s", str(script), url]
+    if timeout:
+        argv[1:1] = ["--timeout", timeout]
     output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", output, re.MULTILINE))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]

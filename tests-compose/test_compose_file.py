@@ -18,10 +18,14 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from launcher.budget import DEFAULT_HEADROOM, ConnectionBudget
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 POSTGRES_INIT_DIR = ROOT / "deploy" / "postgres"
-INFRASTRUCTURE = ("postgres", "rabbitmq", "minio")
+INFRASTRUCTURE = ("postgres", "pgbouncer", "rabbitmq", "minio")
+POOLER = "pgbouncer"
+POSTGRES_DEFAULTS = {"max_connections": 100, "superuser_reserved_connections": 3}
 API_PORT = 8000
 GATEWAY = "gateway"
 
@@ -250,7 +254,8 @@ def test_app_service_waits_for_what_it_uses(name: str) -> None:
     depends = set(_depends_on(SERVICES[name]))
     env = _environment(SERVICES[name])
     if env.get("DATABASE_URL", "").startswith("postgresql"):
-        assert "postgres" in depends, f"{name}: uses PostgreSQL, must depend on postgres"
+        host = urlsplit(env["DATABASE_URL"]).hostname
+        assert host in depends, f"{name}: uses PostgreSQL through {host}, must depend on it"
     if env.get("AMQP_URL", "").startswith("amqp"):
         assert "rabbitmq" in depends, f"{name}: uses RabbitMQ, must depend on rabbitmq"
     spec_depends = SERVICES[name].get("depends_on") or {}
@@ -297,3 +302,68 @@ def test_gateway_routes_to_every_deployed_service() -> None:
             for url in value.split(","):
                 host = urlsplit(url.strip()).hostname
                 assert host in SERVICES, f"gateway: {key} points at {host!r}, not a service"
+
+
+# --- the connection budget: PgBouncer between the services and PostgreSQL -----------------------
+
+
+def _postgres_settings() -> dict[str, int]:
+    """PostgreSQL's connection limits as the compose file starts it (``-c name=value``)."""
+    command = SERVICES["postgres"].get("command") or []
+    words = command.split() if isinstance(command, str) else [str(w) for w in command]
+    settings = dict(POSTGRES_DEFAULTS)
+    for flag, value in zip(words, words[1:], strict=False):
+        name, _, number = value.partition("=")
+        if flag == "-c" and name in settings:
+            settings[name] = int(number)
+    return settings
+
+
+def _pooler_settings() -> dict[str, str]:
+    return _environment(SERVICES[POOLER])
+
+
+def test_pgbouncer_pools_transactions_in_front_of_postgres() -> None:
+    env = _pooler_settings()
+    assert env.get("POOL_MODE") == "transaction"
+    assert env.get("DB_HOST") == "postgres"
+    depends = SERVICES[POOLER].get("depends_on") or {}
+    assert isinstance(depends, dict) and (depends.get("postgres") or {}).get(
+        "condition") == "service_healthy", "pgbouncer: must wait for postgres to be healthy"
+
+
+@pytest.mark.parametrize("name", sorted(set(APP_SERVICES) - {GATEWAY}))
+def test_app_service_reaches_postgres_through_pgbouncer(name: str) -> None:
+    env = _environment(SERVICES[name])
+    assert urlsplit(env.get("DATABASE_URL", "")).hostname == POOLER, (
+        f"{name}: DATABASE_URL must point at {POOLER}, so that replicas cost PostgreSQL nothing")
+    assert env.get("DATABASE_TRANSACTION_POOLING") == "true", (
+        f"{name}: through a transaction pooler, DATABASE_TRANSACTION_POOLING must be true")
+
+
+def test_pgbouncer_server_connections_fit_postgres_with_headroom() -> None:
+    postgres = _postgres_settings()
+    budget = ConnectionBudget(max_connections=postgres["max_connections"],
+                              reserved=postgres["superuser_reserved_connections"],
+                              headroom=DEFAULT_HEADROOM, processes=1)
+    env = _pooler_settings()
+    total = int(env["MAX_USER_CONNECTIONS"])  # every service logs in as the one user
+    assert {urlsplit(_environment(SERVICES[name])["DATABASE_URL"]).username
+            for name in set(APP_SERVICES) - {GATEWAY}} == {env["DB_USER"]}
+    assert total <= budget.for_pools, (
+        f"pgbouncer may open {total} server connections; the budget leaves "
+        f"{budget.for_pools} of max_connections {budget.max_connections}")
+    assert int(env["DEFAULT_POOL_SIZE"]) <= total
+
+
+def test_pgbouncer_takes_a_full_pool_from_every_service() -> None:
+    env = _pooler_settings()
+    pools = {name: int(_environment(SERVICES[name])["DATABASE_POOL_SIZE"])
+             + int(_environment(SERVICES[name])["DATABASE_MAX_OVERFLOW"])
+             for name in set(APP_SERVICES) - {GATEWAY}}
+    assert sum(pools.values()) <= int(env["MAX_CLIENT_CONN"])
+    for name, pool in pools.items():
+        # More than a database's server pool would only wait inside PgBouncer, where the
+        # service's own bounded wait (DATABASE_POOL_TIMEOUT) does not see it.
+        assert pool <= int(env["DEFAULT_POOL_SIZE"]), (
+            f"{name}: a pool of {pool} behind {env['DEFAULT_POOL_SIZE']} server connections")

@@ -26,6 +26,7 @@ from typing import IO, Any
 
 import httpx
 
+from launcher.budget import DEFAULT_HEADROOM, ConnectionBudget, budget_of_server
 from launcher.catalog import GATEWAY_FACTORY, GATEWAY_PORT, SERVICES, ServiceSpec
 from launcher.process import STOP_MARGIN_SECONDS, Process, shutdown_timeout
 from launcher.supervisor import RestartPolicy, Supervisor
@@ -57,6 +58,11 @@ class Topology:
     services: tuple[ServiceSpec, ...] = SERVICES
     processes: dict[str, list[Process]] = field(default_factory=dict)
     gateway: Process | None = None
+    # Every service process pools its share of PostgreSQL's connections (launcher.budget):
+    # given, or worked out at start from the server's limits and this headroom.
+    budget: ConnectionBudget | None = None
+    connection_headroom: int = field(default_factory=lambda: int(
+        os.environ.get("DATABASE_CONNECTION_HEADROOM", DEFAULT_HEADROOM)))
 
     def _log(self, name: str) -> IO[bytes] | None:
         if self.log_dir is None:
@@ -72,12 +78,20 @@ class Topology:
         # (e.g. telematics' VEHICLES_URL); JWKS_URL points at auth.
         peers = {f"{peer.name.upper()}_URL": f"http://127.0.0.1:{self._port(peer)}"
                  for peer in self.services}
-        return {**self.extra_env, **peers, "DATABASE_URL": self.database_url(spec.name),
+        assert self.budget is not None, "start() works out the budget first"
+        return {**self.budget.env(), **self.extra_env, **peers,
+                "DATABASE_URL": self.database_url(spec.name),
                 "AMQP_URL": self.amqp_url,
                 "JWKS_URL": f"{peers['AUTH_URL']}/api/auth/jwks/"}
 
     def start(self, progress: Callable[[str], None] = print, timeout: float = 90.0) -> None:
         """Start every service, wait until each is ready, then the gateway."""
+        if self.budget is None:
+            processes = sum(len(self.ports.get(spec.name, [spec.port])) for spec in self.services)
+            self.budget = budget_of_server(self.database_url(self.services[0].name),
+                                           processes=processes,
+                                           headroom=self.connection_headroom)
+        progress(f"  {self.budget.describe()}")
         for spec in self.services:
             ports = list(self.ports.get(spec.name, [spec.port]))
             self.processes[spec.name] = [

@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.db_pool import ObservedPool, PoolCounters, PoolStats, observed_pool_class
+from shared.settings import ServiceSettings
+
 log = logging.getLogger("shared.db")
 
 
@@ -53,20 +56,44 @@ def _tune_sqlite(dbapi_connection: Any, _: Any) -> None:
 
 
 class Database:
-    """An async engine plus a session factory for one service's database."""
+    """An async engine plus a session factory for one service's database.
 
-    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 20) -> None:
+    On PostgreSQL the pool holds at most ``pool_size + max_overflow`` connections, the
+    process's share of the connection budget (README, "Connection budget"). A checkout
+    waits its turn (shared.db_pool) at most ``pool_timeout`` seconds, then raises
+    ``sqlalchemy.exc.TimeoutError`` (a 503, shared.errors). ``transaction_pooling``: the
+    URL is a PgBouncer in transaction mode, where consecutive transactions may run on
+    different server connections.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 6,
+                 pool_timeout: float = 5.0, idle_timeout: float = 120.0,
+                 transaction_pooling: bool = False) -> None:
         self.url = async_url(url)
+        self.counters = PoolCounters()
+        self.pool_limit = pool_size + max_overflow
         # No pool_pre_ping: it costs a round trip on every checkout (measured: about a
         # sixth of a simple read's throughput). After a database restart the first
         # statement on a dead connection fails instead, SQLAlchemy discards the pool, and
         # that one request is answered 503 (shared.errors); the next ones reconnect.
-        kwargs: dict[str, Any] = {"pool_recycle": 1800}
+        kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             if self.url.database:
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
+            kwargs.update(
+                poolclass=observed_pool_class(self.counters),
+                pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
+                # Idle connections are given back: overflow ones as soon as they are
+                # returned (SQLAlchemy closes them when pool_size are idle), the others
+                # after idle_timeout. LIFO reuses the warmest connection, so under light
+                # load the rest stay unused long enough to be closed.
+                pool_use_lifo=True,
+                # A connection closed for idleness is at least idle_timeout old; renewing
+                # every connection older than half that on checkout means a closed one is
+                # never handed out (without pre-ping's round trip).
+                pool_recycle=idle_timeout / 2 if idle_timeout else 1800,
+                connect_args=_connect_args(idle_timeout, transaction_pooling))
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
@@ -81,6 +108,15 @@ class Database:
         self.read_sessionmaker = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), class_=AsyncSession,
             expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> Database:
+        """The database of a service, sized and configured by its settings."""
+        return cls(settings.effective_database_url, pool_size=settings.database_pool_size,
+                   max_overflow=settings.database_max_overflow,
+                   pool_timeout=settings.database_pool_timeout,
+                   idle_timeout=settings.database_idle_timeout,
+                   transaction_pooling=settings.database_transaction_pooling)
 
     def on_commit(self, hook: Callable[[Session], None]) -> None:
         """Call ``hook(session)`` after every successful commit on this database."""
@@ -113,9 +149,28 @@ class Database:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
+    def pool_stats(self) -> PoolStats | None:
+        """The pool's connections and waiting checkouts now (None on SQLite)."""
+        pool = self.engine.pool
+        return pool.stats(self.pool_limit) if isinstance(pool, ObservedPool) else None
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def _connect_args(idle_timeout: float, transaction_pooling: bool) -> dict[str, Any]:
+    if transaction_pooling:
+        # Through PgBouncer in transaction mode, psycopg's server-side prepared statements
+        # (made after 5 runs of a query) would live on one server connection and be
+        # missing on the next (PgBouncer < 1.21 does not track them). Idle server
+        # connections are PgBouncer's business there (server_idle_timeout), and it refuses
+        # unknown startup options.
+        return {"prepare_threshold": None}
+    if not idle_timeout:
+        return {}  # kept open (PostgreSQL before 14 has no idle_session_timeout)
+    # PostgreSQL itself closes a session left idle that long.
+    return {"options": f"-c idle_session_timeout={round(idle_timeout * 1000)}"}
 
 
 def ensure_database_exists(url: str) -> None:

@@ -148,10 +148,27 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, message or "Request failed", exc.headers)
 
 
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError)
+"""What a lost or refused connection (restart, failover, too many clients) or a pool with
+no free connection in time raises: an outage or an overload, not a bug."""
+
+DATABASE_RETRY_AFTER_SECONDS = 1
+"""``Retry-After`` on a database 503: a pool is free again within milliseconds once the
+burst passes, and a restarted database accepts connections within seconds."""
+
+
+def database_unavailable() -> ServiceUnavailable:
+    """The 503 for a database that cannot serve this request now."""
+    return ServiceUnavailable("Service unavailable: database",
+                              headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable", exc_info=exc,
-                extra={"event": "database_unavailable", "path": request.url.path})
-    return await _api_error(request, ServiceUnavailable("Service unavailable: database"))
+                extra={"event": "database_unavailable", "path": request.url.path,
+                       "error": type(exc).__name__})
+    return await _api_error(request, database_unavailable())
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -164,7 +181,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    # A lost or refused database connection (restart, failover) is an outage, not a bug.
-    app.add_exception_handler(sqlalchemy.exc.OperationalError, _database_unavailable)
-    app.add_exception_handler(sqlalchemy.exc.InterfaceError, _database_unavailable)
+    for error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)

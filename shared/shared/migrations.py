@@ -3,7 +3,10 @@
 Each service keeps its own ``migrations/`` folder (``env.py`` calls
 :func:`run_alembic_env`); :func:`upgrade_to_head` applies them at start-up.
 Several processes of one service may start together, so on PostgreSQL the
-upgrade holds an advisory lock.
+upgrade holds an advisory lock. It is a transaction-scoped one, taken in the
+transaction that runs the migrations: a session lock would outlive its
+transaction on a server connection that PgBouncer (transaction pooling) hands
+to someone else, and be released, or not, on another.
 """
 
 from __future__ import annotations
@@ -44,21 +47,17 @@ def run_alembic_env(target_metadata: MetaData) -> None:
         return
     engine = create_engine(str(url), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        is_postgres = connection.dialect.name == "postgresql"
-        lock_id = zlib.crc32(str(context.config.get_main_option("script_location")).encode())
-        if is_postgres:
-            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
-            connection.commit()
-        try:
-            context.configure(connection=connection, target_metadata=target_metadata,
-                              render_as_batch=connection.dialect.name == "sqlite")
-            with context.begin_transaction():
-                context.run_migrations()
-            connection.commit()
-        finally:
-            if is_postgres:
-                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
-                connection.commit()
+        if connection.dialect.name == "postgresql":
+            # Opens the transaction the migrations run in (Alembic joins it); the lock is
+            # released by its commit or rollback. A second process waits here, then finds
+            # the version table up to date.
+            lock_id = zlib.crc32(str(context.config.get_main_option("script_location")).encode())
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
     engine.dispose()
 
 

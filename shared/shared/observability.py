@@ -2,19 +2,25 @@
 
 ``/healthz`` says the process is alive; ``/readyz`` runs the service's
 readiness checks (database, broker) and answers 503 when one fails;
-``/metrics`` exposes request counts and latencies labelled by service.
+``/metrics`` exposes request counts and latencies labelled by service, and the
+state of each service's database pool (:func:`watch_database_pool`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.db import Database
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -25,6 +31,68 @@ LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency",
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
 
 _UNTRACKED = {"/healthz", "/readyz", "/metrics"}
+
+_POOL_GAUGES = {
+    "in_use": ("db_pool_connections_in_use", "Pooled database connections checked out now"),
+    "idle": ("db_pool_connections_idle", "Pooled database connections open and unused"),
+    "overflow": ("db_pool_connections_overflow",
+                 "Connections open beyond the pool size (closed once idle again)"),
+    "limit": ("db_pool_connections_limit",
+              "Most connections the pool may open (pool size + overflow: the budget share)"),
+    "waiting": ("db_pool_checkouts_waiting",
+                "Requests and handlers waiting for a pooled database connection"),
+}
+
+
+class _DatabasePools(Collector):
+    """Reads the pools of the live databases at each scrape (none kept alive by it)."""
+
+    def __init__(self) -> None:
+        self._databases: weakref.WeakKeyDictionary[Database, str] = weakref.WeakKeyDictionary()
+
+    def watch(self, service: str, database: Database) -> None:
+        self._databases[database] = service
+
+    def _families(self) -> tuple[dict[str, GaugeMetricFamily], CounterMetricFamily]:
+        gauges = {field: GaugeMetricFamily(name, text, labels=["service"])
+                  for field, (name, text) in _POOL_GAUGES.items()}
+        timeouts = CounterMetricFamily(
+            "db_pool_checkout_timeouts", "Checkouts that found no free connection in time (503)",
+            labels=["service"])
+        return gauges, timeouts
+
+    def describe(self) -> Iterator[Metric]:
+        gauges, timeouts = self._families()
+        yield from gauges.values()
+        yield timeouts
+
+    def collect(self) -> Iterator[Metric]:
+        # Summed per service: one process may hold several databases of one service
+        # (tests), and one sample per label set is what Prometheus expects.
+        totals: dict[str, dict[str, int]] = {}
+        for database, service in list(self._databases.items()):
+            stats = database.pool_stats()
+            if stats is None:
+                continue
+            total = totals.setdefault(service, dict.fromkeys([*_POOL_GAUGES, "timeouts"], 0))
+            for field in total:
+                total[field] += getattr(stats, field)
+        gauges, timeouts = self._families()
+        for service, total in totals.items():
+            for field, family in gauges.items():
+                family.add_metric([service], total[field])
+            timeouts.add_metric([service], total["timeouts"])
+        yield from gauges.values()
+        yield timeouts
+
+
+_DATABASE_POOLS = _DatabasePools()
+REGISTRY.register(_DATABASE_POOLS)
+
+
+def watch_database_pool(service: str, database: Database) -> None:
+    """Expose ``database``'s pool on ``/metrics`` while it lives (PostgreSQL only)."""
+    _DATABASE_POOLS.watch(service, database)
 
 
 def health_router(checks: Mapping[str, ReadinessCheck], *, timeout: float = 3.0,

@@ -6,11 +6,13 @@ lives in :mod:`shared.testing`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from shared import testing
+from shared.pgbouncer import PgBouncer, pgbouncer_binary
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +53,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'service.db'}"
     else:
         yield request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(postgres_admin_url: str) -> Iterator[PgBouncer]:
+    """A PgBouncer in transaction mode in front of the test PostgreSQL, four server
+    connections per database (``make test`` installs pgbouncer when it is missing)."""
+    if pgbouncer_binary() is None:
+        message = "pgbouncer is not installed (make test installs it: apt-get install pgbouncer)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    bouncer = PgBouncer(postgres_admin_url)
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()

@@ -39,7 +39,12 @@ from shared.events.monitoring import EventMetrics
 from shared.events.outbox import STAGED_FLAG
 from shared.logging import RequestIdMiddleware, configure_logging, forward_request_id
 from shared.migrations import upgrade_to_head
-from shared.observability import MetricsMiddleware, ReadinessCheck, health_router
+from shared.observability import (
+    MetricsMiddleware,
+    ReadinessCheck,
+    health_router,
+    watch_database_pool,
+)
 from shared.pruning import PruneRule, service_pruner
 from shared.settings import ServiceSettings
 from shared.tokens import AccessTokenVerifier, JwksSource, http_jwks_source
@@ -154,9 +159,8 @@ def create_service_app(
     ``prune_rules`` are the service's own tables to prune, beside its event tables.
     """
     configure_logging(settings.service_name, settings.log_level)
-    database = Database(settings.effective_database_url,
-                        pool_size=settings.database_pool_size,
-                        max_overflow=settings.database_max_overflow)
+    database = Database.from_settings(settings)
+    watch_database_pool(settings.service_name, database)
     check_consumers(consumers or {})
     bus = create_bus(settings.amqp_url, declare=QUEUES)
     relay = OutboxRelay(database.sessionmaker, event_tables, bus,

@@ -41,10 +41,20 @@ class ServiceSettings(BaseSettings):
         default=20.0, ge=0, description="SIGTERM: how long in-flight work may take to finish")
     bus_connect_grace_seconds: float = Field(
         default=5.0, description="How long start-up waits for the broker before serving")
+    # The pool of every process is a share of the connection budget (launcher.budget,
+    # README "Connection budget"): `make up` sets these two from it; the defaults are the
+    # share of one process of the local topology on PostgreSQL's default max_connections.
     database_pool_size: int = Field(
-        default=20, ge=1, description="PostgreSQL connections a process keeps open")
+        default=5, ge=1, description="Connections a process keeps open once it has needed them")
     database_max_overflow: int = Field(
-        default=20, ge=0, description="Extra connections under load, closed once idle again")
+        default=6, ge=0, description="Extra connections under load, closed once idle again")
+    database_pool_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a checkout waits for a connection, then 503")
+    database_idle_timeout: float = Field(
+        default=120.0, ge=0,
+        description="Seconds before an unused pooled connection is closed (0: never)")
+    database_transaction_pooling: bool = Field(
+        default=False, description="DATABASE_URL is a transaction-pooling PgBouncer")
     # Published outbox rows are read by nobody (a replay comes from a dead-letter queue,
     # not from the outbox); they are kept a week only to answer "was it published, when?".
     outbox_retention_seconds: float = Field(

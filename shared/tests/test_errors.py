@@ -102,7 +102,8 @@ def test_nested_locations_become_dotted_paths():
     assert validation_fields(errors) == {"samples.2.speed": ["Input should be a valid number"]}
 
 
-async def test_a_lost_database_connection_is_503_json():
+async def test_a_lost_database_connection_is_503_json_with_retry_after():
     response = await call("GET", "/database-gone/")
     assert response.status_code == 503
     assert response.json() == {"error": "Service unavailable: database"}
+    assert response.headers["retry-after"] == "1"

@@ -21,7 +21,6 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.routing import WebSocketRoute
 
 from chat import frames, posting
@@ -29,7 +28,7 @@ from chat.connections import Connection
 from chat.runtime import ChatRuntime, runtime
 from chat.schemas import parse_draft
 from chat.threads import Participant
-from shared.errors import ApiError, BadRequest
+from shared.errors import DATABASE_UNAVAILABLE, ApiError, BadRequest
 from shared.tokens import AccessTokenVerifier, InvalidToken, Principal
 
 log = logging.getLogger("chat.socket")
@@ -121,7 +120,7 @@ async def handle_frame(chat: ChatRuntime, connection: Connection, author: Partic
             connection.push(frames.error(UNKNOWN_TYPE))
     except ApiError as exc:
         connection.push(frames.error(exc.message))
-    except (OperationalError, InterfaceError):
+    except DATABASE_UNAVAILABLE:
         log.warning("database unavailable", exc_info=True,
                     extra={"event": "database_unavailable", "path": "/chat/ws"})
         connection.push(frames.error("Service unavailable: database"))

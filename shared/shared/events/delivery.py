@@ -25,7 +25,7 @@ import httpx
 import sqlalchemy.exc
 from prometheus_client import Counter
 
-from shared.errors import ServiceUnavailable
+from shared.errors import DATABASE_UNAVAILABLE, ServiceUnavailable
 from shared.events.envelope import Event
 from shared.logging import request_id_var
 
@@ -87,11 +87,9 @@ class Verdict:
 
 
 _OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
-    # Connection refused or lost, database not accepting connections, serialization
-    # failures and lock timeouts: the same classes the API answers with 503.
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    sqlalchemy.exc.TimeoutError,  # pool checkout timeout
+    # Connection refused or lost, database not accepting connections, pool checkout
+    # timeouts, serialization failures and lock timeouts: what the API answers with 503.
+    *DATABASE_UNAVAILABLE,
     httpx.TransportError,  # a peer service that does not answer
     ServiceUnavailable,  # a peer that answered 503, or a projection fallback that failed
     ConnectionError,
