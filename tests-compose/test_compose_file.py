@@ -247,6 +247,18 @@ def test_app_service_image_is_healthchecked_exposes_a_port_and_runs_uvicorn(name
         run = " ".join(command) if isinstance(command, list) else str(command)
     assert "uvicorn" in run and "--factory" in run, (
         f"{name}: must run uvicorn with --factory (got {run!r})")
+    graceful = re.search(r'--timeout-graceful-shutdown"?,?\s*"?(\d+)', run)
+    assert graceful, f"{name}: uvicorn needs --timeout-graceful-shutdown (SIGTERM drains)"
+    # Requests drain for that long, event handlers as long again, then the outbox flush.
+    assert _seconds(SERVICES[name].get("stop_grace_period", "10s")) > 2 * int(
+        graceful.group(1)), f"{name}: stop_grace_period must outlast the drain"
+
+
+def _seconds(duration: str) -> float:
+    """A compose duration (``50s``, ``1m30s``) in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)",
+                                                          duration))
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
