@@ -26,7 +26,7 @@ def app_on(database: Database) -> FastAPI:
     @app.get("/one/")
     async def one() -> int:
         async with database.read_session() as session:
-            return int((await session.execute(text("SELECT 1"))).scalar_one())
+            return int((await session.exec(text("SELECT 1"))).scalar_one())
 
     return app
 

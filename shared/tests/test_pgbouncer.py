@@ -20,7 +20,7 @@ from shared.pgbouncer import PgBouncer
 async def select_many_times(database: Database, times: int) -> None:
     for n in range(times):
         async with database.read_session() as session:
-            await session.execute(text("SELECT CAST(:n AS integer)"), {"n": n})
+            await session.exec(text("SELECT CAST(:n AS integer)"), params={"n": n})
 
 
 async def after_its_server_connection_is_taken(database: Database, bouncer: PgBouncer,
