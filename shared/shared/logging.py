@@ -68,6 +68,8 @@ def configure_logging(service: str, level: str = "INFO", *, force: bool = False)
     root.setLevel(level.upper())
     # uvicorn's access log duplicates what the metrics already count.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request at INFO: readiness polls and peer calls would drown the rest.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
