@@ -1,6 +1,7 @@
 """Events crossing the real broker: exactly-once effects and outbox durability."""
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import uuid
@@ -143,3 +144,46 @@ async def test_a_consumer_deployed_after_its_producer_receives_what_was_publishe
         finally:
             late.stop()
             testing.drop_database(postgres_admin_url, database)
+
+
+def _logged(topology, instance: str, needle: str) -> list[dict]:
+    """The JSON log lines of ``instance`` (e.g. ``auth-1``) that mention ``needle``."""
+    lines = []
+    for line in (topology.log_dir / f"{instance}.log").read_text().splitlines():
+        if needle in line:
+            with contextlib.suppress(ValueError):
+                lines.append(json.loads(line))
+    return lines
+
+
+@pytest.mark.processes_only
+async def test_one_request_id_follows_the_story_into_every_consumers_log(
+        gateway, users, bearer, topology):
+    """The X-Request-ID of a registration is the requestId of auth's lines and, through
+    the event's correlationId, of the engagement consumer's; the activation's id reaches
+    auth again through engagement's referral.credited, caused by membership.activated."""
+    referrer = users.register()
+    signup, activation = f"signup-{uuid.uuid4().hex}", f"activation-{uuid.uuid4().hex}"
+    response = gateway.post("/api/auth/register/", headers={"X-Request-ID": signup}, json={
+        "email": users.unique_email(), "password": "password123", "name": "Story",
+        "referralCode": referrer["user"]["referralCode"]})
+    assert response.status_code == 201 and response.headers["x-request-id"] == signup
+    referred = response.json()
+
+    def handled(instance: str, story: str, queue: str) -> list[dict]:
+        return [line for line in _logged(topology, instance, story)
+                if line.get("event") == "events.handled" and line.get("queue") == queue
+                and line.get("requestId") == story]
+
+    await wait_until(lambda: handled("engagement-1", signup, "engagement.users"), within=30)
+    plans = gateway.get("/api/memberships/plans/").json()
+    response = gateway.post("/api/memberships/", json={"planId": plans[0]["id"]}, headers={
+        **bearer(referred["accessToken"]), "X-Request-ID": activation})
+    assert response.status_code == 201
+
+    await wait_until(lambda: handled("auth-1", activation, "auth.referral-credited"),
+                     within=30)
+    activated = handled("engagement-1", activation, "engagement.memberships")
+    credited = handled("auth-1", activation, "auth.referral-credited")
+    assert [line["eventType"] for line in activated] == ["membership.activated"]
+    assert credited[0]["causationId"] == activated[0]["eventId"]

@@ -17,7 +17,9 @@ Two kinds of failure are told apart:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -116,8 +118,9 @@ def judge(policy: RetryPolicy, exc: BaseException, attempts: int, outages: int) 
     return Verdict(False, policy.delay(attempts), attempts, outages, "retried")
 
 
-async def run_handler(handler: Callable[[Event], Awaitable[None]], event: Event) -> None:
-    """Run ``handler`` with the event's story in the logging context.
+@contextmanager
+def handling(event: Event) -> Iterator[None]:
+    """The context a handler of ``event`` runs in, and its outcome is logged in.
 
     Log lines carry the correlation id as ``requestId`` (the gateway request that started
     the story), and events the handler stages get this event as their cause.
@@ -125,10 +128,19 @@ async def run_handler(handler: Callable[[Event], Awaitable[None]], event: Event)
     request_token = request_id_var.set(event.correlation_id or event.id)
     causation_token = causation_var.set(event.id)
     try:
-        await handler(event)
+        yield
     finally:
         causation_var.reset(causation_token)
         request_id_var.reset(request_token)
+
+
+def log_handled(queue: str, event: Event, started: float) -> None:
+    """One line per event a consumer queue applied: how a story is followed to its end."""
+    logger.info("event handled", extra={
+        "event": "events.handled", "queue": queue, "eventType": event.type,
+        "eventId": event.id, "causationId": event.causation_id,
+        "ms": round((time.perf_counter() - started) * 1000, 1)})
+    DELIVERIES.labels(queue, "handled").inc()
 
 
 def log_failure(queue: str, event: Event, verdict: Verdict) -> None:

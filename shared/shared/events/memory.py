@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from shared.events.bus import Handler
-from shared.events.delivery import DELIVERIES, RetryPolicy, judge, log_failure, run_handler
+from shared.events.delivery import RetryPolicy, handling, judge, log_failure, log_handled
 from shared.events.envelope import Event
 from shared.events.topics import topic_matches
 
@@ -243,8 +244,14 @@ class _Consumer:
 
     async def _deliver(self, delivery: _Delivery) -> bool:
         """Handle one delivery; False when it was put aside for a delayed retry."""
+        with handling(delivery.event):
+            return await self._handle(delivery)
+
+    async def _handle(self, delivery: _Delivery) -> bool:
+        """Run the handler; on failure retry later or dead-letter, as ``judge`` says."""
+        started = time.perf_counter()
         try:
-            await run_handler(self.handler, delivery.event)
+            await self.handler(delivery.event)
         except Exception as exc:
             if self.retry is None:
                 logger.warning("broadcast handler failed", exc_info=True, extra={
@@ -260,7 +267,7 @@ class _Consumer:
             asyncio.get_running_loop().call_later(verdict.delay, self._requeue, delivery)
             return False
         if self.retry is not None:
-            DELIVERIES.labels(self.queue.name, "handled").inc()
+            log_handled(self.queue.name, delivery.event, started)
         return True
 
     def _requeue(self, delivery: _Delivery) -> None:

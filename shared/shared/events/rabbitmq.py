@@ -22,7 +22,7 @@ from aio_pika.abc import (
 )
 
 from shared.events.bus import EXCHANGE, Handler
-from shared.events.delivery import RetryPolicy, run_handler
+from shared.events.delivery import RetryPolicy, handling
 from shared.events.envelope import Event
 from shared.events.rabbitmq_consumer import (
     ATTEMPTS_HEADER,
@@ -151,7 +151,9 @@ class RabbitMQBus:
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             try:
-                await run_handler(handler, Event.from_json(message.body))
+                event = Event.from_json(message.body)
+                with handling(event):
+                    await handler(event)
             except Exception:
                 logger.warning("broadcast handler failed", exc_info=True, extra={
                     "event": "events.broadcast_failed", "queue": declared.name,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,7 +24,14 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from shared.events.bus import EXCHANGE, Handler
-from shared.events.delivery import DELIVERIES, RetryPolicy, judge, log_failure, run_handler
+from shared.events.delivery import (
+    DELIVERIES,
+    RetryPolicy,
+    handling,
+    judge,
+    log_failure,
+    log_handled,
+)
 from shared.events.envelope import Event
 
 logger = logging.getLogger("shared.events.rabbitmq")
@@ -105,19 +113,21 @@ class QueueConsumer:
             DELIVERIES.labels(self.name, "dead_lettered").inc()
             await self._move(message, retry.dead_letter_queue(self.name), {ATTEMPTS_HEADER: 1})
             return
-        try:
-            await run_handler(self._handler, event)
-        except Exception as exc:
-            verdict = judge(retry, exc, _count(message, ATTEMPTS_HEADER),
-                            _count(message, OUTAGES_HEADER))
-            log_failure(self.name, event, verdict)
-            target = (retry.dead_letter_queue(self.name) if verdict.dead_letter
-                      else delay_line_name(self.name, verdict.delay))
-            await self._move(message, target, {ATTEMPTS_HEADER: verdict.attempts,
-                                               OUTAGES_HEADER: verdict.outages})
-            return
-        await message.ack()
-        DELIVERIES.labels(self.name, "handled").inc()
+        with handling(event):
+            started = time.perf_counter()
+            try:
+                await self._handler(event)
+            except Exception as exc:
+                verdict = judge(retry, exc, _count(message, ATTEMPTS_HEADER),
+                                _count(message, OUTAGES_HEADER))
+                log_failure(self.name, event, verdict)
+                target = (retry.dead_letter_queue(self.name) if verdict.dead_letter
+                          else delay_line_name(self.name, verdict.delay))
+                await self._move(message, target, {ATTEMPTS_HEADER: verdict.attempts,
+                                                   OUTAGES_HEADER: verdict.outages})
+                return
+            await message.ack()
+            log_handled(self.name, event, started)
 
     async def _move(self, message: AbstractIncomingMessage, queue: str,
                     counts: Mapping[str, int]) -> None:

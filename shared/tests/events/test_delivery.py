@@ -9,7 +9,7 @@ import sqlalchemy.exc
 from shared.errors import ServiceUnavailable
 from shared.events import Event, MemoryBus, Outbox, RetryPolicy, define_event_tables, get_hub
 from shared.events.catalog import QUEUES, check_consumers
-from shared.events.delivery import causation_var, is_outage, judge, run_handler
+from shared.events.delivery import causation_var, handling, is_outage, judge
 from shared.logging import request_id_var
 from shared.settings import ServiceSettings
 
@@ -125,7 +125,8 @@ async def test_a_handler_runs_under_its_events_correlation_and_causes_what_it_st
             await session.commit()
 
     cause = Event.new("membership.activated", "auth", {}, correlation_id="req-42")
-    await run_handler(handle, cause)
+    with handling(cause):
+        await handle(cause)
 
     assert staged[0].correlation_id == "req-42"
     assert staged[0].causation_id == cause.id
