@@ -7,20 +7,26 @@ and the gateway calls them in-process instead of over TCP.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp
 
+from gateway.client_address import ClientAddress
 from gateway.dispatch import Gateway
+from gateway.edge_limits import EdgeLimits
 from gateway.lifespan import LocalLifespans
 from gateway.observability import GatewayMetrics
 from gateway.openapi import SchemaAggregator
 from gateway.proxy import EdgePolicy, HttpProxy
-from gateway.ratelimit import SlidingWindowLimiter
+from gateway.ratelimit import LimitStore, MemoryLimitStore, Window
+from gateway.ratelimit_redis import RedisLimitStore
 from gateway.settings import SERVICES, GatewaySettings
 from gateway.upstreams import LocalUpstream, build_upstreams, fetch_json
 from shared.logging import configure_logging
 from shared.tokens import AccessTokenVerifier, JwksSource
+
+log = logging.getLogger("gateway")
 
 
 def create_app(
@@ -61,21 +67,16 @@ def create_app(
         algorithms=settings.algorithms,
         min_refresh_interval=settings.jwks_min_refresh_seconds,
     )
+    limits = edge_limits(settings)
     policy = EdgePolicy(
         max_body_bytes=settings.max_body_bytes,
         max_body_bytes_telemetry=settings.max_body_bytes_telemetry,
-        login_failures_per_email=SlidingWindowLimiter(
-            settings.rate_limit_login_failures_per_email,
-            settings.rate_limit_login_failures_per_email_window_seconds),
-        login_failures_per_ip=SlidingWindowLimiter(
-            settings.rate_limit_login_failures_per_ip,
-            settings.rate_limit_login_failures_per_ip_window_seconds),
-        registrations_per_ip=SlidingWindowLimiter(
-            settings.rate_limit_register_per_ip,
-            settings.rate_limit_register_per_ip_window_seconds),
+        limits=limits,
+        client_address=ClientAddress(settings.forwarded_allow_ips, settings.forwarded_header),
         unavailable_retry_after_seconds=settings.upstream_unavailable_retry_after_seconds,
     )
     metrics = GatewayMetrics()
+    metrics.watch_limit_store(limits.store)
     return Gateway(
         upstreams=upstreams,
         verifier=verifier,
@@ -88,4 +89,30 @@ def create_app(
             [u for u in upstreams.values() if isinstance(u, LocalUpstream)],
             enabled=manage_local_lifespans),
         readiness_timeout=settings.readiness_timeout_seconds,
+    )
+
+
+def edge_limits(settings: GatewaySettings) -> EdgeLimits:
+    """The login and registration limits, in Redis when ``REDIS_URL`` is set."""
+    store: LimitStore
+    if settings.redis_url:
+        store = RedisLimitStore(settings.redis_url, prefix=settings.redis_key_prefix,
+                                timeout=settings.redis_timeout_seconds,
+                                max_connections=settings.redis_max_connections)
+    else:
+        store = MemoryLimitStore()
+    log.info("rate limits kept in %s", store.backend,
+             extra={"event": "limit_store", "backend": store.backend})
+    return EdgeLimits(
+        store,
+        login_failures_per_email=Window(
+            "login-email", settings.rate_limit_login_failures_per_email,
+            settings.rate_limit_login_failures_per_email_window_seconds),
+        login_failures_per_ip=Window(
+            "login-ip", settings.rate_limit_login_failures_per_ip,
+            settings.rate_limit_login_failures_per_ip_window_seconds),
+        registrations_per_ip=Window(
+            "register-ip", settings.rate_limit_register_per_ip,
+            settings.rate_limit_register_per_ip_window_seconds),
+        fallback=MemoryLimitStore(),
     )

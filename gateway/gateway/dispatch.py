@@ -215,5 +215,6 @@ class Gateway:
                 await self.lifespans.shutdown()
                 for upstream in self.upstreams.values():
                     await upstream.aclose()
+                await self.proxy.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

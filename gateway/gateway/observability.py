@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
+from gateway.ratelimit import LimitStore
 from gateway.upstreams import MissingUpstream, Upstream, fetch
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -54,8 +57,32 @@ class GatewayMetrics:
     def reject(self, reason: str) -> None:
         self.rejected.labels(reason).inc()
 
+    def watch_limit_store(self, store: LimitStore) -> None:
+        self.registry.register(_LimitStoreCollector(store))
+
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _LimitStoreCollector(Collector):
+    """The rate-limit store's state, read when scraped (nothing on the request path)."""
+
+    def __init__(self, store: LimitStore) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        backend = [self.store.backend]
+        up = GaugeMetricFamily(
+            "gateway_limit_store_up",
+            "1 while the rate-limit store answers; 0: logins are refused with 503",
+            labels=["backend"])
+        up.add_metric(backend, 1.0 if self.store.available else 0.0)
+        errors = CounterMetricFamily(
+            "gateway_limit_store_errors", "Rate-limit store calls that failed or timed out",
+            labels=["backend"])
+        errors.add_metric(backend, float(self.store.errors))
+        yield up
+        yield errors
 
 
 async def upstream_states(upstreams: Mapping[str, Upstream], wait_seconds: float) -> dict[str, str]:

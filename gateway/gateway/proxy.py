@@ -1,9 +1,10 @@
 """Forwarding one HTTP request to its service: the edge checks, then the upstream hop.
 
 In order: clean the headers (hop-by-hop, forgeable identity headers), check the bearer
-token unless the route is public, refuse bodies over the limit, apply the login and
-registration rate limits, then hand the request to the upstream. Every refusal is the
-contract's ``{"error": ...}`` body and happens before the service is touched.
+token unless the route is public, refuse bodies over the limit, reserve a slot in the login
+and registration limits (``gateway.edge_limits``), then hand the request to the upstream and,
+for those two, settle the slot by auth's answer. Every refusal is the contract's
+``{"error": ...}`` body and happens before the service is touched.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from dataclasses import dataclass
 
 from starlette.types import Message, Receive, Scope, Send
 
+from gateway.client_address import ClientAddress
+from gateway.edge_limits import EdgeLimits
 from gateway.exchange import Exchange, send_error
-from gateway.ratelimit import SlidingWindowLimiter
+from gateway.ratelimit import LimitStoreUnavailable
 from gateway.routing import LOGIN_PATH, REGISTER_PATH, TELEMETRY_PREFIX, Route, is_public
 from gateway.upstreams import ClientGone, Upstream, UpstreamError
 from shared.tokens import AccessTokenVerifier, InvalidToken
@@ -45,13 +48,13 @@ def is_forwardable(name: bytes) -> bool:
 
 @dataclass
 class EdgePolicy:
-    """Body limits, rate limiters and a 503's ``Retry-After``: one set per gateway."""
+    """Body limits, rate limits, who the client is and a 503's ``Retry-After``: one set per
+    gateway."""
 
     max_body_bytes: int
     max_body_bytes_telemetry: int
-    login_failures_per_email: SlidingWindowLimiter
-    login_failures_per_ip: SlidingWindowLimiter
-    registrations_per_ip: SlidingWindowLimiter
+    limits: EdgeLimits
+    client_address: ClientAddress
     unavailable_retry_after_seconds: int
 
 
@@ -116,14 +119,13 @@ class HttpProxy:
             upstream_scope["raw_path"] = raw_path + b"/" if raw_path else path.encode()
 
         if method == "POST" and path == LOGIN_PATH:
-            await self._login(upstream_scope, receive, send, route, exchange, client_ip, limit)
+            await self._login(upstream_scope, receive, send, route, exchange,
+                              self.policy.client_address.of(scope), limit)
             return
         if method == "POST" and path == REGISTER_PATH:
-            retry_after = self.policy.registrations_per_ip.retry_after(client_ip)
-            if retry_after is not None:
-                await _too_many(send, retry_after, "Too many registrations, try again later")
-                return
-            self.policy.registrations_per_ip.hit(client_ip)
+            await self._register(upstream_scope, receive, send, route, exchange,
+                                 self.policy.client_address.of(scope), limit)
+            return
         await self.forward(route.service, upstream_scope, receive, send, exchange, limit)
 
     async def forward(self, service: str, scope: Scope, receive: Receive, send: Send,
@@ -176,21 +178,44 @@ class HttpProxy:
             await send_error(send, 413, _too_large_message(limit))
             return
         email = _email_of(body)
-        policy = self.policy
-        waits = [policy.login_failures_per_ip.retry_after(client_ip)]
-        if email:
-            waits.append(policy.login_failures_per_email.retry_after(email))
-        retry_after = max((w for w in waits if w is not None), default=None)
-        if retry_after is not None:
-            if self.metrics is not None:
-                self.metrics.reject("login_rate_limited")  # type: ignore[attr-defined]
-            await _too_many(send, retry_after, "Too many failed login attempts, try again later")
+        limits = self.policy.limits
+        try:
+            reservation = await limits.reserve_login(client_ip, email)
+        except LimitStoreUnavailable:
+            # Fail closed: without the store, nothing bounds the guesses.
+            self._reject("limit_store_unavailable")
+            await send_error(send, 503, "Login is temporarily unavailable, try again later",
+                             self._unavailable_headers)
             return
-        await self.forward(route.service, scope, _replay(body, receive), send, exchange, limit)
-        if exchange.status == 401:
-            policy.login_failures_per_ip.hit(client_ip)
-            if email:
-                policy.login_failures_per_email.hit(email)
+        if reservation.retry_after:
+            self._reject("login_rate_limited")
+            await _too_many(send, reservation.retry_after,
+                            "Too many failed login attempts, try again later")
+            return
+        try:
+            await self.forward(route.service, scope, _replay(body, receive), send, exchange,
+                               limit)
+        finally:
+            await limits.settle_login(reservation, exchange.status)
+
+    async def _register(self, scope: Scope, receive: Receive, send: Send, route: Route,
+                        exchange: Exchange, client_ip: str, limit: int) -> None:
+        limits = self.policy.limits
+        reservation = await limits.reserve_registration(client_ip)
+        if reservation.retry_after:
+            self._reject("register_rate_limited")
+            await _too_many(send, reservation.retry_after,
+                            "Too many registrations, try again later")
+            return
+        await self.forward(route.service, scope, receive, send, exchange, limit)
+        await limits.settle_registration(reservation, exchange.status)
+
+    def _reject(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.reject(reason)  # type: ignore[attr-defined]
+
+    async def aclose(self) -> None:
+        await self.policy.limits.aclose()
 
 
 def _too_large_message(limit: int) -> str:

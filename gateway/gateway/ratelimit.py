@@ -1,72 +1,153 @@
-"""In-memory sliding-window rate limits (per gateway process).
+"""Sliding-window limits that attempts reserve before they run: the store interface, in memory.
 
-A limiter remembers, per key (an e-mail, a client IP), the times of the events that
-count against it within the window. ``retry_after`` says how long until one of them
-ages out once the limit is reached, which is what the client gets in ``Retry-After``.
-Keys with nothing left in their window are swept now and then, so memory stays
-bounded by the traffic of one window.
+A limit allows ``limit`` slots per ``seconds`` for each key (an e-mail, a client address).
+An attempt that a limit counts takes its slot *before* it is forwarded, in every window it
+is subject to at once: all of them, or none when one is full (and then ``retry_after`` says
+when the oldest slot of the full ones ages out). Once the outcome is known, a slot that
+should not count (a login that succeeded) is given back. A check made before anything is
+counted lets every concurrent attempt through; a reservation lets at most ``limit`` hold a
+slot, whatever the concurrency.
+
+Two stores with the same semantics: ``MemoryLimitStore`` here (one gateway process: ``make
+run``, tests) and ``gateway.ratelimit_redis.RedisLimitStore`` (shared by every replica).
 """
 
 from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 
-class SlidingWindowLimiter:
-    """At most ``limit`` events per ``window`` seconds for each key."""
+@dataclass(frozen=True, slots=True)
+class Window:
+    """At most ``limit`` slots per ``seconds`` for each key of this kind (``name``)."""
 
-    def __init__(self, limit: int, window: float, *,
-                 clock: Callable[[], float] = time.monotonic, sweep_every: int = 1024) -> None:
-        self.limit = limit
-        self.window = window
+    name: str
+    limit: int
+    seconds: float
+
+
+class LimitStore(Protocol):
+    """Where the slots live. ``available`` and ``errors`` feed the gateway's metrics."""
+
+    backend: str
+    available: bool
+    errors: int
+
+    async def reserve(self, slots: Sequence[tuple[Window, str]]) -> Reservation:
+        """A slot in each ``(window, key)``, or none and a refusal.
+
+        Raises ``LimitStoreUnavailable`` when the store cannot be asked.
+        """
+        ...
+
+    async def release(self, reservation: Reservation) -> None:
+        """Give the slots back. Never raises: a slot that cannot be given back ages out."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """The slots one attempt holds (all named ``member``), or a refusal: ``retry_after``
+    above 0 is the number of seconds to wait, and nothing was taken."""
+
+    store: LimitStore | None = None
+    keys: tuple[str, ...] = ()
+    member: str = ""
+    retry_after: int = 0
+
+    async def release(self) -> None:
+        if self.store is not None and self.keys:
+            await self.store.release(self)
+
+
+class LimitStoreUnavailable(Exception):
+    """The store could not be asked (down, or slower than its timeout)."""
+
+
+def retry_after_seconds(wait: float) -> int:
+    """A wait as ``Retry-After`` has it: whole seconds, at least 1."""
+    return max(1, math.ceil(wait))
+
+
+class MemoryLimitStore:
+    """The slots of one gateway process (a sliding log of ``(time, member)`` per key).
+
+    The event loop makes each call atomic. Keys whose slots have all aged out are swept
+    now and then, so memory stays bounded by one window's traffic.
+    """
+
+    backend = "memory"
+    available = True
+    errors = 0
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 sweep_every: int = 1024) -> None:
         self._clock = clock
-        self._events: dict[str, deque[float]] = {}
+        self._logs: dict[str, tuple[float, deque[tuple[float, str]]]] = {}
         self._sweep_every = sweep_every
         self._since_sweep = 0
 
-    def _recent(self, key: str, now: float) -> deque[float] | None:
-        events = self._events.get(key)
-        if events is None:
-            return None
-        horizon = now - self.window
-        while events and events[0] <= horizon:
-            events.popleft()
-        if not events:
-            del self._events[key]
-            return None
-        return events
-
-    def retry_after(self, key: str) -> int | None:
-        """Seconds until ``key`` may act again, or ``None`` when it is under the limit."""
-        if self.limit <= 0:
-            return None
+    async def reserve(self, slots: Sequence[tuple[Window, str]]) -> Reservation:
         now = self._clock()
-        events = self._recent(key, now)
-        if events is None or len(events) < self.limit:
-            return None
-        return max(1, math.ceil(events[0] + self.window - now))
-
-    def hit(self, key: str) -> None:
-        """Count one event for ``key``."""
-        now = self._clock()
-        events = self._recent(key, now)
-        if events is None:
-            events = self._events[key] = deque()
-        events.append(now)
-        # Keep only what can still matter.
-        while len(events) > max(self.limit, 1):
-            events.popleft()
+        keys = [f"{window.name}:{key}" for window, key in slots]
+        wait: float | None = None
+        for (window, _), key in zip(slots, keys, strict=True):
+            entries = self._live(key, now)
+            if entries is not None and len(entries) >= window.limit:
+                oldest_expires = entries[0][0] + window.seconds - now
+                wait = oldest_expires if wait is None else max(wait, oldest_expires)
+        if wait is not None:
+            return Reservation(retry_after=retry_after_seconds(wait))
+        member = uuid.uuid4().hex
+        for (window, _), key in zip(slots, keys, strict=True):
+            log = self._logs.get(key)
+            if log is None:
+                log = self._logs[key] = (window.seconds, deque())
+            log[1].append((now, member))
         self._since_sweep += 1
         if self._since_sweep >= self._sweep_every:
             self._sweep(now)
+        return Reservation(self, tuple(keys), member)
+
+    async def release(self, reservation: Reservation) -> None:
+        for key in reservation.keys:
+            log = self._logs.get(key)
+            if log is None:
+                continue
+            entries = log[1]
+            for index, (_, member) in enumerate(entries):
+                if member == reservation.member:
+                    del entries[index]
+                    break
+
+    async def aclose(self) -> None:
+        return None
+
+    def _live(self, key: str, now: float) -> deque[tuple[float, str]] | None:
+        log = self._logs.get(key)
+        if log is None:
+            return None
+        seconds, entries = log
+        horizon = now - seconds
+        while entries and entries[0][0] <= horizon:
+            entries.popleft()
+        if not entries:
+            del self._logs[key]
+            return None
+        return entries
 
     def _sweep(self, now: float) -> None:
         self._since_sweep = 0
-        for key in list(self._events):
-            self._recent(key, now)
+        for key in list(self._logs):
+            self._live(key, now)
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._logs)

@@ -45,6 +45,17 @@ class GatewaySettings(BaseSettings):
     rate_limit_login_failures_per_ip_window_seconds: float = 60
     rate_limit_register_per_ip: int = 30
     rate_limit_register_per_ip_window_seconds: float = 60
+    # Where the limits live (README, "Edge limits"). Empty: in this process's memory, which
+    # holds only for one gateway; every replica of a deployment shares one Redis.
+    redis_url: str = ""
+    redis_key_prefix: str = "ma:gateway:limits:"
+    # Past this a limit check counts as failed: the login is refused with a 503.
+    redis_timeout_seconds: float = 1.0
+    redis_max_connections: int = 32
+    # Proxies whose X-Forwarded-For (or Forwarded) names the client, for the per-address
+    # limits: comma-separated addresses or CIDRs, "*" for any. Empty: the TCP peer.
+    forwarded_allow_ips: str = ""
+    forwarded_header: str = "X-Forwarded-For"
 
     openapi_fetch_timeout_seconds: float = 3.0
     openapi_cache_seconds: float = 10.0

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import socket
+import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -14,9 +17,11 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from redis import Redis
 
 from gateway.app import create_app
 from gateway.settings import SERVICES, GatewaySettings
+from shared.testing import port_answers
 from shared.tokens import static_jwks_source
 
 SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -150,3 +155,60 @@ async def serve() -> AsyncIterator[Callable[..., Any]]:
 
 def bearer(token: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token or make_token()}"}
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own on the shared Redis; its keys are deleted after."""
+    prefix = f"ma-test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    with Redis.from_url(redis_url) as client:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+
+
+class PrivateRedis:
+    """A ``redis-server`` child of this test on a free port, to stop and start at will.
+
+    The machine's own Redis (127.0.0.1:6379) serves other engineers: outages are played on
+    this one.
+    """
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not port_answers(self.url, timeout=0.2):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A started private Redis, stopped after the test whatever state it was left in."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PrivateRedis(binary)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -65,8 +65,9 @@ def main() -> None:
     print(f"Membership Auto (embedded): http://{host}:{port}  "
           f"docs http://{host}:{port}/api/docs/  data in {data_dir}  (Ctrl-C stops)",
           flush=True)
+    # proxy_headers off: the gateway decides who the client is (FORWARDED_ALLOW_IPS).
     uvicorn.run(platform, host=host, port=port, log_config=None, lifespan="on",
-                loop="uvloop", http="httptools", ws="websockets-sansio")
+                loop="uvloop", http="httptools", ws="websockets-sansio", proxy_headers=False)
 
 
 if __name__ == "__main__":

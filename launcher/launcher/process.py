@@ -53,9 +53,12 @@ class Process:
                                       else None, start_new_session=True)
 
     def _uvicorn(self, env: Mapping[str, str]) -> list[str]:
+        # --no-proxy-headers: uvicorn would otherwise take any local client's X-Forwarded-For
+        # as its address (it trusts 127.0.0.1 by default). The gateway decides that itself
+        # (FORWARDED_ALLOW_IPS); the services behind it do not use the client's address.
         return [sys.executable, "-m", "uvicorn", self.factory, "--factory", "--host", "127.0.0.1",
                 "--port", str(self.port), "--no-access-log", "--log-level", "warning",
-                "--loop", "uvloop", "--http", "httptools",
+                "--loop", "uvloop", "--http", "httptools", "--no-proxy-headers",
                 "--timeout-graceful-shutdown", str(math.ceil(shutdown_timeout(env)))]
 
     @property

@@ -26,6 +26,14 @@ def amqp_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of a real Redis (skips, or fails under CI=true, when there is none). Shared with
+    other users of the machine: a test keeps to keys under a prefix of its own."""
+    url = os.environ.get("TEST_REDIS_URL") or testing.LOCAL_REDIS_URL
+    return testing.require(url if testing.port_answers(url) else None, "Redis")
+
+
+@pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:
     """URL of a PostgreSQL role that may create databases."""
     url, cleanup = testing.resolve_postgres_admin_url()

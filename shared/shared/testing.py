@@ -28,6 +28,7 @@ from shared.tokens import JwksSource, static_jwks_source
 
 LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 LOCAL_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 Cleanup = Callable[[], None]
 
@@ -130,7 +131,7 @@ class TokenSigner:
 def port_answers(url: str, timeout: float = 0.5) -> bool:
     """Whether something accepts TCP connections at ``url``'s host and port."""
     parts = urlsplit(url)
-    default_port = {"amqp": 5672, "amqps": 5671}.get(parts.scheme, 5432)
+    default_port = {"amqp": 5672, "amqps": 5671, "redis": 6379}.get(parts.scheme, 5432)
     try:
         with closing(
             socket.create_connection(
@@ -217,7 +218,7 @@ def require(url: str | None, what: str) -> str:
         return url
     import pytest
 
-    message = f"{what} is not available (set TEST_AMQP_URL / TEST_DATABASE_URL)"
+    message = f"{what} is not available (set TEST_AMQP_URL / TEST_DATABASE_URL / TEST_REDIS_URL)"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
