@@ -23,7 +23,7 @@ from launcher.budget import DEFAULT_HEADROOM, ConnectionBudget
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 POSTGRES_INIT_DIR = ROOT / "deploy" / "postgres"
-INFRASTRUCTURE = ("postgres", "pgbouncer", "rabbitmq", "minio")
+INFRASTRUCTURE = ("postgres", "pgbouncer", "rabbitmq", "minio", "redis")
 POOLER = "pgbouncer"
 POSTGRES_DEFAULTS = {"max_connections": 100, "superuser_reserved_connections": 3}
 API_PORT = 8000
@@ -270,6 +270,9 @@ def test_app_service_waits_for_what_it_uses(name: str) -> None:
         assert host in depends, f"{name}: uses PostgreSQL through {host}, must depend on it"
     if env.get("AMQP_URL", "").startswith("amqp"):
         assert "rabbitmq" in depends, f"{name}: uses RabbitMQ, must depend on rabbitmq"
+    if env.get("REDIS_URL", "").startswith("redis"):
+        host = urlsplit(env["REDIS_URL"]).hostname
+        assert host in depends, f"{name}: uses Redis through {host}, must depend on it"
     spec_depends = SERVICES[name].get("depends_on") or {}
     if isinstance(spec_depends, dict):
         for target, options in spec_depends.items():
@@ -314,6 +317,23 @@ def test_gateway_routes_to_every_deployed_service() -> None:
             for url in value.split(","):
                 host = urlsplit(url.strip()).hostname
                 assert host in SERVICES, f"gateway: {key} points at {host!r}, not a service"
+
+
+def test_gateway_keeps_its_limits_in_redis() -> None:
+    # Replicas (--scale gateway=N) must share the login limits, or N allow N times the limit.
+    url = _environment(SERVICES[GATEWAY]).get("REDIS_URL", "")
+    assert url.startswith("redis://"), "gateway: REDIS_URL must point at the redis service"
+    assert urlsplit(url).hostname in SERVICES, f"gateway: REDIS_URL host of {url!r} is no service"
+
+
+def test_gateway_believes_no_client_address_header_by_default() -> None:
+    # A client's own X-Forwarded-For must never pick its rate-limit key: the gateway trusts
+    # no proxy unless told, and uvicorn must not rewrite the peer before the gateway sees it.
+    assert _environment(SERVICES[GATEWAY]).get("FORWARDED_ALLOW_IPS", "") == ""
+    _, dockerfile = _build(SERVICES[GATEWAY])
+    run = " ".join(arguments for keyword, arguments in _dockerfile_instructions(dockerfile)
+                   if keyword in {"CMD", "ENTRYPOINT"})
+    assert "--no-proxy-headers" in run, "gateway: uvicorn must run with --no-proxy-headers"
 
 
 # --- the connection budget: PgBouncer between the services and PostgreSQL -----------------------
