@@ -59,6 +59,11 @@ return 0
 """
 
 
+def _describe(exc: BaseException) -> str:
+    # redis-py's repr() of its errors drops the message ("network:ConnectionError").
+    return f"{type(exc).__name__}: {exc}"
+
+
 class RedisLimitStore:
     """Slots in Redis under ``prefix`` (``REDIS_KEY_PREFIX``)."""
 
@@ -121,11 +126,11 @@ class RedisLimitStore:
             self._unlogged_errors = 0
             log.error("rate-limit store unavailable: logins are refused until it is back",
                       extra={"event": "limit_store_down", "backend": self.backend,
-                             "operation": operation, "error": repr(exc)})
+                             "operation": operation, "error": _describe(exc)})
         elif now - self._logged_at >= LOG_EVERY_SECONDS:
             log.error("rate-limit store still unavailable",
                       extra={"event": "limit_store_still_down", "backend": self.backend,
-                             "operation": operation, "error": repr(exc),
+                             "operation": operation, "error": _describe(exc),
                              "errorsSinceLastLog": self._unlogged_errors + 1,
                              "downSeconds": round(now - self._down_since, 1)})
             self._logged_at = now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -167,3 +168,39 @@ async def test_redis_outage_and_recovery(private_redis: Any,
         await store.aclose()
     events = [getattr(r, "event", None) for r in caplog.records]
     assert events == ["limit_store_down", "limit_store_up"]
+
+
+async def test_a_redis_that_does_not_answer_is_unavailable(private_redis: Any) -> None:
+    store = RedisLimitStore(private_redis.url, prefix="hung:", timeout=0.3, max_connections=2)
+    assert (await store.reserve([(FIVE_PER_HOUR, "a")])).retry_after == 0
+    assert private_redis.process is not None
+    private_redis.process.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(LimitStoreUnavailable):
+            # The guard only matters if REDIS_TIMEOUT_SECONDS were not applied.
+            await asyncio.wait_for(store.reserve([(FIVE_PER_HOUR, "a")]), 30)
+        assert store.available is False
+    finally:
+        private_redis.process.send_signal(signal.SIGCONT)
+        await store.aclose()
+
+
+async def test_a_long_outage_is_logged_again_now_and_then(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.ratelimit_redis
+
+    store = redis_store(f"redis://127.0.0.1:{free_port()}/0", "unreachable:")
+    caplog.set_level(logging.INFO, logger="gateway.ratelimit")
+    try:
+        with pytest.raises(LimitStoreUnavailable):
+            await store.reserve([(FIVE_PER_HOUR, "a")])
+        monkeypatch.setattr(gateway.ratelimit_redis, "LOG_EVERY_SECONDS", 0.0)
+        for _ in range(2):
+            with pytest.raises(LimitStoreUnavailable):
+                await store.reserve([(FIVE_PER_HOUR, "a")])
+    finally:
+        await store.aclose()
+    records = [r for r in caplog.records if r.name == "gateway.ratelimit"]
+    assert [getattr(r, "event", None) for r in records] == [
+        "limit_store_down", "limit_store_still_down", "limit_store_still_down"]
+    assert getattr(records[1], "errorsSinceLastLog", None) == 1
