@@ -215,6 +215,7 @@ async def _send(ws_url: str, token: str, threads: list[str], rate: float, durati
     sent_at: dict[int, int] = {}
     ack_ms: list[float] = []
     staff_ms: list[float] = []
+    errors: list[str] = []  # ERROR frames: the frame limit, or a SEND that failed
     total = int(rate * duration)
     done = asyncio.Event()
 
@@ -226,6 +227,8 @@ async def _send(ws_url: str, token: str, threads: list[str], rate: float, durati
                 ack_ms.append((now - sent_at[frame["clientId"]]) / 1e6)
             elif frame["type"] == "MESSAGE":
                 staff_ms.append((now - int(frame["body"])) / 1e6)
+            elif frame["type"] == "ERROR":
+                errors.append(frame["error"])
             if len(ack_ms) == total and len(staff_ms) == total * sockets:
                 done.set()
 
@@ -249,7 +252,8 @@ async def _send(ws_url: str, token: str, threads: list[str], rate: float, durati
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
     await asyncio.gather(*(s.close() for s in connections), return_exceptions=True)
-    return {"sent": total, "acked": len(ack_ms), "sendingSeconds": round(sending_s, 3),
+    return {"sent": total, "acked": len(ack_ms), "errors": len(errors),
+            "errorMessages": sorted(set(errors)), "sendingSeconds": round(sending_s, 3),
             "achievedRate": round(total / sending_s, 1), "ackMs": ack_ms, "staffMs": staff_ms}
 
 
@@ -343,7 +347,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "connected": connected, "failedToConnect": sum(h["failed"] for h in held),
         "openAtEnd": sum(h["openAtEnd"] for h in held), "connectSeconds": round(connect_s, 1),
         "chatGauge": {"connected": gauge, "afterRun": gauge_after},
-        "sent": sent["sent"], "acked": sent["acked"], "achievedRate": sent["achievedRate"],
+        "sent": sent["sent"], "acked": sent["acked"], "errors": sent["errors"],
+        "errorMessages": sent["errorMessages"], "achievedRate": sent["achievedRate"],
         "receivedByOwners": len(latencies),
         "sendToMessageMs": percentiles(latencies),
         "senderSockets": args.sender_sockets,
@@ -367,6 +372,10 @@ def table(result: dict[str, Any], command: str) -> str:
         f"| time to open them | {result['connectSeconds']} s |",
         f"| messages sent / acked / received by owners | {result['sent']:,} / "
         f"{result['acked']:,} / {result['receivedByOwners']:,} |",
+        f"| ERROR frames to the sender (frame limit: 500 a second per socket) | "
+        f"{result['errors']:,}"
+        + (f" ({'; '.join(result['errorMessages'])})" if result["errorMessages"] else "")
+        + " |",
         f"| send rate achieved | {result['achievedRate']} msg/s |",
         f"| SEND -> MESSAGE at the owner, p50 / p90 / p99 / max | {latency.get('p50')} / "
         f"{latency.get('p90')} / {latency.get('p99')} / {latency.get('max')} ms |",

@@ -1,5 +1,6 @@
 """The Chat part of CONTRACT.md, through the gateway: REST and the WebSocket ``/chat/ws``."""
 
+import contextlib
 import json
 import uuid
 from contextlib import ExitStack
@@ -41,12 +42,17 @@ def sockets(platform_url):
     """Opens sockets on the gateway's ``/chat/ws``; closes them after the test."""
     with ExitStack() as opened:
 
-        def open_socket(token=None, *, subprotocol=False, path="/chat/ws") -> ClientConnection:
+        def open_socket(token=None, *, subprotocol=False, path="/chat/ws",
+                        unbuffered=False) -> ClientConnection:
+            """``unbuffered``: the client keeps reading whatever arrives while the test is
+            busy sending (its default stops at 16 frames, and a server whose frames wait
+            too long drops the socket as too slow)."""
             url = "ws" + platform_url.removeprefix("http") + path
             if token is not None and not subprotocol:
                 url += f"?token={token}"
             return opened.enter_context(connect(
-                url, subprotocols=["bearer", token] if subprotocol else None, open_timeout=10))
+                url, subprotocols=["bearer", token] if subprotocol else None, open_timeout=10,
+                max_queue=None if unbuffered else 16))
 
         yield open_socket
 
@@ -256,3 +262,57 @@ def test_sockets_on_different_chat_processes_receive_each_others_messages(
     posted = post(gateway, support["headers"], thread["id"], "over REST").json()
     for socket in (phone, laptop, desk, headset):
         assert receive(socket)["id"] == posted["id"]
+
+
+RATE_LIMIT_ERROR = {"type": "ERROR",
+                    "error": "Too many frames: at most 500 a second on one socket"}
+
+
+def test_a_burst_of_300_sends_on_one_socket_stays_under_the_frame_limit(gateway, sockets,
+                                                                        member):
+    thread = new_thread(gateway, member["headers"])
+    socket = sockets(token_of(member["headers"]), unbuffered=True)
+    for i in range(300):
+        send(socket, type="SEND", threadId=thread["id"], body=f"m{i}", clientId=i)
+    frames = [receive(socket, within=30) for _ in range(600)]
+    assert sorted(f["clientId"] for f in frames if f["type"] == "ACK") == list(range(300))
+    assert [f for f in frames if f["type"] == "ERROR"] == []
+
+
+def test_frames_past_the_limit_get_errors_and_the_socket_stays_open(gateway, sockets,
+                                                                   member):
+    thread = new_thread(gateway, member["headers"])
+    socket = sockets(token_of(member["headers"]), unbuffered=True)
+    flood = json.dumps({"type": "TYPING", "threadId": thread["id"]})
+    for _ in range(3000):  # far faster than 500 a second; allowed TYPINGs answer nothing
+        socket.send(flood)
+    errors = []
+    with contextlib.suppress(TimeoutError):
+        while True:  # until the errors stop coming
+            errors.append(receive(socket, within=2))
+    assert errors and all(error == RATE_LIMIT_ERROR for error in errors)
+    assert len(errors) < 3000
+    send(socket, type="SEND", threadId=thread["id"], body="still open", clientId="after")
+    ack = receive(socket)
+    assert (ack["type"], ack["clientId"]) == ("ACK", "after")
+
+
+def test_typing_is_fanned_out_once_a_second_per_socket_and_thread(gateway, sockets, member,
+                                                                  support):
+    thread = new_thread(gateway, member["headers"])
+    member_token = token_of(member["headers"])
+    phone, laptop = sockets(member_token), sockets(member_token)
+    advisor = sockets(support["token"])
+    for _ in range(5):
+        send(phone, type="TYPING", threadId=thread["id"])
+    for marker in ("first", "second"):
+        send(phone, type="SEND", threadId=thread["id"], body=marker)
+    # Each watcher reads until both messages and a TYPING are in (a TYPING relayed by the
+    # other chat process may come before or after a message): one TYPING, not five.
+    typing = {"type": "TYPING", "user": member["id"], "threadId": thread["id"]}
+    for watcher in (laptop, advisor):
+        seen = []
+        while ([f["body"] for f in seen if f["type"] == "MESSAGE"] != ["first", "second"]
+               or typing not in seen):
+            seen.append(receive(watcher))
+        assert [f for f in seen if f["type"] == "TYPING"] == [typing]

@@ -186,7 +186,7 @@ async def test_applying_a_code(gateway, users, bearer):
     referral = applied.json()
     assert (referral["referrerUser"], referral["referredUser"], referral["code"],
             referral["status"], referral["rewardsApplied"]) == (
-        owner["user"]["id"], newcomer_id, code, "signed_up", False)
+        owner["user"]["id"], newcomer_id, code, "signed_up", {})
     assert apply(newcomer_headers, code=code, newUserId=newcomer_id).json() == referral
     other_code = users.register()["user"]["referralCode"]
     await wait_until(lambda: apply(newcomer_headers, code=other_code).status_code == 200,
@@ -194,6 +194,64 @@ async def test_applying_a_code(gateway, users, bearer):
     assert apply(newcomer_headers, code=other_code, newUserId=newcomer_id).status_code == 409
     mine = gateway.get("/api/referrals/me/", headers=owner_headers).json()["referrals"]
     assert mine == [referral]
+
+
+def apply_code(gateway, headers, **body):
+    return gateway.post("/api/referrals/apply/", json=body, headers=headers)
+
+
+async def test_a_codes_owner_may_attach_a_newcomer_but_not_a_member(gateway, admin, users,
+                                                                     bearer):
+    owner = users.register()
+    code, owner_headers = owner["user"]["referralCode"], bearer(owner["accessToken"])
+    member = users.register()
+    member_headers = bearer(member["accessToken"])
+    activate(gateway, member_headers, "basic")
+    basic_only = create_offer(gateway, admin, eligibleMemberships=["basic"])["id"]
+    # Engagement has seen the activation once the member's (older) token sees basic offers.
+    await wait_until(lambda: listed(gateway, member_headers, {basic_only}) == [basic_only],
+                     within=15)
+    await wait_until(lambda: apply_code(gateway, owner_headers, code=code).status_code == 200,
+                     within=15)
+    newcomer_id = users.register()["user"]["id"]
+    # Straight after the registration: the owner's request waits for its event.
+    attached = apply_code(gateway, owner_headers, code=code, newUserId=newcomer_id)
+    assert attached.status_code == 200, attached.text
+    assert (attached.json()["referrerUser"], attached.json()["referredUser"],
+            attached.json()["status"], attached.json()["rewardsApplied"]) == (
+        owner["user"]["id"], newcomer_id, "signed_up", {})
+    refused = apply_code(gateway, owner_headers, code=code, newUserId=member["user"]["id"])
+    assert refused.status_code == 403 and "24 hours" in refused.json()["error"]
+    unknown = apply_code(gateway, owner_headers, code=code, newUserId=str(uuid.uuid4()))
+    assert unknown.status_code == 403 and "error" in unknown.json()
+    # The member may still apply the code for themselves (credited at once: they activated).
+    own = apply_code(gateway, member_headers, code=code, newUserId=member["user"]["id"])
+    assert own.status_code == 200
+    assert (own.json()["status"], own.json()["rewardsApplied"]) == (
+        "credited", {"rewardsBalance": 1})
+
+
+@pytest.mark.processes_only
+async def test_a_codes_owner_may_not_attach_a_user_registered_over_a_day_ago(
+        gateway, users, bearer, topology):
+    owner = users.register()
+    code, owner_headers = owner["user"]["referralCode"], bearer(owner["accessToken"])
+    veteran_id, veteran_code = str(uuid.uuid4()), f"REF-{uuid.uuid4().hex[:6].upper()}"
+    registered = Event.new("user.registered", "auth", {
+        "userId": veteran_id, "email": f"{veteran_id}@example.com", "name": "Veteran",
+        "referralCode": veteran_code, "referredByCode": None}).model_copy(
+        update={"occurred_at": datetime.now(UTC) - timedelta(hours=25)})
+    connection = await aio_pika.connect_robust(topology.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC,
+                                                  durable=True)
+        await exchange.publish(aio_pika.Message(registered.to_json(), message_id=registered.id),
+                               routing_key=registered.type)
+    await wait_until(lambda: apply_code(gateway, owner_headers,
+                                        code=veteran_code).status_code == 200, within=15)
+    refused = apply_code(gateway, owner_headers, code=code, newUserId=veteran_id)
+    assert refused.status_code == 403 and "24 hours" in refused.json()["error"]
 
 
 def _referrals(gateway, headers):
@@ -217,7 +275,8 @@ async def _referral_story(gateway, users, bearer):
     assert _rewards(gateway, headers) == 0
     activate(gateway, bearer(referred["accessToken"]), "plus")
     await wait_until(lambda: [(r["status"], r["rewardsApplied"]) for r in
-                              _referrals(gateway, headers)] == [("credited", True)], within=15)
+                              _referrals(gateway, headers)] == [
+                                  ("credited", {"rewardsBalance": 1})], within=15)
     await wait_until(lambda: _rewards(gateway, headers) == 1, within=15)
     return headers, referred_id
 

@@ -6,7 +6,7 @@ files service's own in-process S3 emulator in both modes), never through the gat
 
 import os
 import uuid
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 import pytest
@@ -135,3 +135,48 @@ def test_paths_without_the_trailing_slash_work_too(gateway, member):
     assert response.status_code == 200
     file_id = response.json()["fileId"]
     assert gateway.get(f"/api/files/{file_id}", headers=member["headers"]).status_code == 200
+
+
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # the default cap
+
+
+def test_an_upload_over_the_cap_is_deleted_at_complete(gateway, member, s3):
+    headers = member["headers"]
+    presigned = presign(gateway, headers, "dashcam.mp4", "video/mp4")
+    put = s3.put(presigned["url"], content=b"\0" * (MAX_UPLOAD_BYTES + 1),
+                 headers=presigned["headers"])
+    assert put.status_code == 200  # no size was declared: S3 takes it, complete does not
+    path = f"/api/files/{presigned['fileId']}/"
+    response = gateway.post(f"{path}complete/", headers=headers)
+    assert (response.status_code, response.json()) == (400, {"error": "File too large"})
+    file = gateway.get(path, headers=headers).json()
+    assert (file["status"], file["size"]) == ("pending", None)
+    assert s3.get(file["downloadUrl"]).status_code == 404  # the object is gone
+    # Exactly the cap is fine.
+    s3.put(presigned["url"], content=b"\0" * MAX_UPLOAD_BYTES, headers=presigned["headers"])
+    completed = gateway.post(f"{path}complete/", headers=headers)
+    assert (completed.status_code, completed.json()["size"]) == (200, MAX_UPLOAD_BYTES)
+
+
+def test_a_declared_size_is_capped_and_signed_into_the_url(gateway, member, s3):
+    headers = member["headers"]
+    too_big = gateway.post("/api/files/presign/", headers=headers, json={
+        "filename": "a.mp4", "contentType": "video/mp4", "size": MAX_UPLOAD_BYTES + 1})
+    assert (too_big.status_code, too_big.json()) == (400, {"error": "File too large"})
+    bad = gateway.post("/api/files/presign/", headers=headers, json={
+        "filename": "a.mp4", "contentType": "video/mp4", "size": -1})
+    assert bad.status_code == 400 and list(bad.json()) == ["size"]
+    data = os.urandom(5000)
+    response = gateway.post("/api/files/presign/", headers=headers, json={
+        "filename": "scan.pdf", "contentType": "application/pdf", "size": len(data)})
+    assert response.status_code == 200
+    presigned = response.json()
+    assert presigned["method"] == "PUT"
+    assert presigned["headers"] == {"Content-Type": "application/pdf",
+                                    "Content-Length": str(len(data))}
+    signed_headers = dict(parse_qsl(urlsplit(presigned["url"]).query))["X-Amz-SignedHeaders"]
+    assert "content-length" in signed_headers.split(";")
+    assert s3.put(presigned["url"], content=data, headers=presigned["headers"]
+                  ).status_code == 200
+    completed = gateway.post(f"/api/files/{presigned['fileId']}/complete/", headers=headers)
+    assert (completed.status_code, completed.json()["size"]) == (200, len(data))

@@ -55,6 +55,11 @@ class Connection:
         self._backlog: deque[str] | None = None
         self._writer: asyncio.Task[None] | None = None
 
+    @property
+    def waiting(self) -> bool:
+        """Whether frames are queued for this socket, not yet handed to it."""
+        return self._backlog is not None
+
     def push(self, frame: str) -> None:
         """Queue ``frame`` (encoded JSON) for this socket; never waits."""
         if not self.open:

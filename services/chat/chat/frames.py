@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 
@@ -31,3 +32,9 @@ def typing(user_id: str, thread_id: str) -> str:
 def error(text: str) -> str:
     """``ERROR`` with a human-readable message."""
     return encode({"type": "ERROR", "error": text})
+
+
+@cache
+def too_many_frames(rate: float) -> str:
+    """``ERROR`` for a frame past the socket's rate limit (encoded once per rate)."""
+    return error(f"Too many frames: at most {rate:g} a second on one socket")

@@ -26,6 +26,10 @@ class ChatSettings(ServiceSettings):
         default=5.0, description="A socket that takes longer to accept one frame is dropped")
     ws_send_backlog: int = Field(
         default=256, description="Frames waiting for one socket before it is dropped as too slow")
+    ws_frames_per_second: float = Field(
+        default=500.0, gt=0,
+        description="Frames one socket may send a second (bursts up to a second's worth); "
+                    "more are answered ERROR, see chat.limits")
     gc_freeze_interval_seconds: float = Field(
         default=5.0, description="How often the heap-freezing policy runs (0: never), "
         "see chat.heap")

@@ -9,7 +9,8 @@ with ``4401`` at that moment (the client refreshes and reconnects).
 A socket's frames are handled one at a time, in order. ``SEND`` stores the message and
 answers the sender ``ACK`` before the ``MESSAGE`` fan-out (both go through the socket's
 own send backlog, so they arrive in that order). A bad frame is answered ``ERROR`` and
-the socket stays open.
+the socket stays open; so is a frame past the socket's rate limit, unread, and a
+``TYPING`` repeated for one thread within a second is dropped (``chat.limits``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from starlette.routing import WebSocketRoute
 
 from chat import frames, posting
 from chat.connections import Connection
+from chat.limits import FrameLimiter
 from chat.runtime import ChatRuntime, runtime
 from chat.schemas import parse_draft
 from chat.threads import Participant
@@ -78,15 +80,25 @@ async def chat_socket(websocket: WebSocket) -> None:
     expiry = asyncio.get_running_loop().call_later(
         max(0.0, principal.expires_at - time.time()), registry.drop, connection,
         CLOSE_UNAUTHORIZED, "Token expired")
+    rate = chat.settings.ws_frames_per_second
+    limiter = FrameLimiter(rate, time.monotonic())
     try:
         while connection.open:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            text = message.get("text")
-            if text is None:
-                text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
-            await handle_frame(chat, connection, author, text, token)
+            if limiter.allow(time.monotonic()):
+                text = message.get("text")
+                if text is None:
+                    text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
+                await handle_frame(chat, connection, author, text, token, limiter)
+            else:
+                connection.push(frames.too_many_frames(rate))
+            if connection.waiting:
+                # Frames the client already sent are received without a pause, so a burst
+                # answered with ERRORs would fill this socket's backlog before its writer
+                # ran once (and the socket would be dropped as too slow): let it write.
+                await asyncio.sleep(0)
     finally:
         expiry.cancel()
         registry.remove(connection)
@@ -100,7 +112,7 @@ router = APIRouter(routes=[WebSocketRoute("/chat/ws", chat_socket),
 
 
 async def handle_frame(chat: ChatRuntime, connection: Connection, author: Participant,
-                       text: str, token: str) -> None:
+                       text: str, token: str, limiter: FrameLimiter) -> None:
     """Act on one client frame; every failure is answered with an ``ERROR`` frame."""
     try:
         frame = json.loads(text)
@@ -115,7 +127,7 @@ async def handle_frame(chat: ChatRuntime, connection: Connection, author: Partic
         if kind == "SEND":
             await _send(chat, connection, author, frame, token)
         elif kind == "TYPING":
-            await _typing(chat, connection, author, frame)
+            await _typing(chat, connection, author, frame, limiter)
         else:
             connection.push(frames.error(UNKNOWN_TYPE))
     except ApiError as exc:
@@ -151,8 +163,10 @@ async def _send(chat: ChatRuntime, connection: Connection, author: Participant,
 
 
 async def _typing(chat: ChatRuntime, connection: Connection, author: Participant,
-                  frame: dict[str, Any]) -> None:
+                  frame: dict[str, Any], limiter: FrameLimiter) -> None:
     thread_id = _thread_id(frame)
-    owner_id = await chat.owners.owner_of(thread_id, author)
+    owner_id = await chat.owners.owner_of(thread_id, author)  # someone else's: ERROR
+    if not limiter.typing_due(thread_id, time.monotonic()):
+        return
     chat.fanout.typing(chat.bus, owner_id=owner_id, thread_id=thread_id,
                        user_id=author.user_id, sender=connection)

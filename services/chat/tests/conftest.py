@@ -189,6 +189,31 @@ async def served(app: FastAPI) -> AsyncIterator[ServedChat]:
 
 
 @pytest.fixture
+def served_with(database_url: str, files: OwnedResourceStandIn) -> Any:
+    """``async with served_with(**settings) as served``: a chat app with those settings,
+    served over TCP like ``served``."""
+
+    @asynccontextmanager
+    async def serving(**overrides: Any) -> AsyncIterator[ServedChat]:
+        reset_hub()
+        peer = files.client()
+        app = create_app(chat_settings(database_url, **overrides),
+                         jwks_source=SIGNER.jwks_source, peers={"files": peer})
+        try:
+            async with serve_over_tcp(app) as address, \
+                    httpx.AsyncClient(base_url=f"http://{address}") as client:
+                served = ServedChat(app, address, client)
+                try:
+                    yield served
+                finally:
+                    await served.close()
+        finally:
+            await peer.aclose()
+
+    return serving
+
+
+@pytest.fixture
 async def recorder(client: httpx.AsyncClient) -> AsyncIterator[EventRecorder]:
     recorder = await EventRecorder().start("chat.#")
     yield recorder

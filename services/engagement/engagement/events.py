@@ -3,8 +3,9 @@
 Consumed, each queue applying an event once (``shared.events.IdempotentConsumer``):
 
 - ``engagement.users``: ``user.registered`` ``{userId, email, name, referralCode,
-  referredByCode}`` — remember the user's code; with ``referredByCode``, record the
-  ``signed_up`` referral (a self-referral is ignored);
+  referredByCode}`` — remember the user's code and when they registered (the event's
+  ``occurredAt``); with ``referredByCode``, record the ``signed_up`` referral (a
+  self-referral is ignored);
 - ``engagement.memberships``: ``membership.activated`` / ``membership.cancelled``
   ``{userId, membershipId, tier}`` — the tier projection; an activation credits the
   user's referral;
@@ -40,7 +41,8 @@ outbox = Outbox(event_tables, producer=PRODUCER)
 async def on_user_registered(session: AsyncSession, event: Event) -> None:
     """Learn the user's code; record who referred them, if anyone."""
     user_id = str(event.data["userId"])
-    await learn_code(session, outbox, user_id, str(event.data["referralCode"]))
+    await learn_code(session, outbox, user_id, str(event.data["referralCode"]),
+                     registered_at=event.occurred_at)
     referred_by = event.data.get("referredByCode")
     if referred_by:
         await record_referral(session, outbox, referred_user_id=user_id, code=str(referred_by))

@@ -6,7 +6,8 @@ services, fed by their events (CONTRACT.md, "Events"):
 - ``memberships``: each user's latest membership (tier, active) from auth's
   ``membership.activated`` / ``membership.cancelled``, and whether the user ever
   activated one (what credits a referral);
-- ``referral_codes``: whose code is whose, from auth's ``user.registered``;
+- ``referral_codes``: whose code is whose, and when its owner registered, from auth's
+  ``user.registered``;
 - ``locations``: where appointments' locations are, from ``location.created`` /
   ``location.updated``;
 - ``vehicle_owners``: who owns a vehicle, from ``vehicle.*`` (``shared.vehicle_ownership``).
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -81,7 +83,8 @@ referrals = Table(
     Column("referred_user_id", String(64), nullable=False),
     Column("code", String(32), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("rewards_applied", Boolean, nullable=False, server_default=false()),
+    # What crediting gave the referrer, as the contract shows it: {} until credited.
+    Column("rewards_applied", JSON, nullable=False, server_default=text("'{}'")),
     Column("created_at", DateTime(timezone=True), nullable=False, default=utcnow),
     Column("credited_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("referred_user_id", name=ONE_REFERRAL_PER_USER),
@@ -96,8 +99,12 @@ referral_codes = Table(
     Column("code", String(32), primary_key=True),
     # NULL: a code seen in a referral before its owner's user.registered.
     Column("user_id", String(64), nullable=True, unique=True),
+    # When the owner registered (their user.registered's occurredAt, or auth's createdAt
+    # when learnt from auth); NULL: not known (learnt before this column existed).
+    Column("registered_at", DateTime(timezone=True), nullable=True),
 )
-"""Projection of ``user.registered``: the owner of each referral code."""
+"""Projection of ``user.registered``: the owner of each referral code, and when they
+registered (who counts as a newcomer a code's owner may attach, ``engagement.newcomers``)."""
 
 memberships = Table(
     "memberships",

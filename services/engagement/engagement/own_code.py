@@ -3,12 +3,15 @@
 A user who registered a moment ago may not be in the projection yet (the event is on
 its way), and users who registered before this service existed never will be through
 events. Then auth is asked once, ``GET /api/auth/me/`` with the caller's own
-``Authorization``, and the answer is remembered like the event would have been.
+``Authorization``, and the answer is remembered like the event would have been (the
+user's ``createdAt`` standing for the event's ``occurredAt``).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,8 +26,9 @@ AUTH_UNAVAILABLE = "Service unavailable: auth"
 
 
 async def ask_auth_for_code(auth: httpx.AsyncClient, authorization: str,
-                            timeout_s: float) -> str:
-    """The caller's referral code according to auth; 503 when auth cannot say."""
+                            timeout_s: float) -> tuple[str, datetime | None]:
+    """The caller's referral code according to auth, and when they registered (its
+    ``createdAt``, if readable); 503 when auth cannot say."""
     try:
         response = await auth.get("/api/auth/me/", headers={"Authorization": authorization},
                                   timeout=timeout_s)
@@ -32,17 +36,30 @@ async def ask_auth_for_code(auth: httpx.AsyncClient, authorization: str,
         log.warning("auth service unreachable", extra={
             "event": "auth_unreachable", "error": type(exc).__name__})
         raise ServiceUnavailable(AUTH_UNAVAILABLE) from exc
-    code = None
+    user: dict[str, Any] = {}
     if response.status_code == 200:
         try:
-            code = response.json().get("referralCode")
+            body = response.json()
         except ValueError:
-            code = None
+            body = None
+        user = body if isinstance(body, dict) else {}
+    code = user.get("referralCode")
     if not isinstance(code, str) or not code:
         log.warning("auth service gave no referral code", extra={
             "event": "auth_unavailable", "status": response.status_code})
         raise ServiceUnavailable(AUTH_UNAVAILABLE)
-    return code
+    return code, _timestamp(user.get("createdAt"))
+
+
+def _timestamp(value: object) -> datetime | None:
+    """An ISO-8601 UTC timestamp from auth, or None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 async def own_referral_code(session: AsyncSession, outbox: Outbox, user_id: str, *,
@@ -53,7 +70,7 @@ async def own_referral_code(session: AsyncSession, outbox: Outbox, user_id: str,
     if code is not None:
         return code
     await session.rollback()  # no transaction is held open across the HTTP call
-    code = await ask_auth_for_code(auth, authorization, timeout_s)
-    await learn_code(session, outbox, user_id, code)
+    code, registered_at = await ask_auth_for_code(auth, authorization, timeout_s)
+    await learn_code(session, outbox, user_id, code, registered_at=registered_at)
     await session.commit()
     return await code_of(session, user_id) or code

@@ -21,6 +21,7 @@ Why it cannot credit twice or miss a credit:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, select, update
@@ -28,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engagement.memberships import lock_member
 from engagement.models import referral_codes, referrals
+from engagement.newcomers import is_newcomer
 from engagement.statements import run, upsert
 from shared.errors import BadRequest, Conflict, Forbidden
 from shared.events import Outbox
@@ -36,8 +38,12 @@ from shared.models import new_id, utcnow
 INVALID_CODE = "Invalid referral code"
 SELF_REFERRAL = "You cannot use your own referral code"
 NOT_YOURS = "You can apply a referral code only for yourself or with your own code"
+NOT_A_NEWCOMER = ("A code's owner can attach only a user who registered less than 24 hours "
+                  "ago and has never activated a membership")
 ALREADY_REFERRED = "This user has already been referred with another code"
 REWARD_MONTHS = 1
+REWARDS_APPLIED = {"rewardsBalance": REWARD_MONTHS}
+"""A credited referral's ``rewardsApplied``: the referrer's balance went up by one month."""
 
 _r = referrals.c
 _codes = referral_codes.c
@@ -66,13 +72,17 @@ async def _lock_code(session: AsyncSession, code: str) -> str | None:
     return (await run(session, stmt.returning(_codes.user_id))).scalar()
 
 
-async def learn_code(session: AsyncSession, outbox: Outbox, user_id: str, code: str) -> None:
-    """Remember that ``code`` is ``user_id``'s, and complete the referrals that waited for
-    it: they get their referrer, and are credited if the referred user already activated."""
+async def learn_code(session: AsyncSession, outbox: Outbox, user_id: str, code: str,
+                     registered_at: datetime | None) -> None:
+    """Remember that ``code`` is ``user_id``'s (who registered at ``registered_at``, if
+    known), and complete the referrals that waited for it: they get their referrer, and
+    are credited if the referred user already activated."""
     code = normalise_code(code)
-    stmt = upsert(session, referral_codes).values(code=code, user_id=user_id)
-    await run(session, stmt.on_conflict_do_update(
-        index_elements=["code"], set_={"user_id": func.coalesce(_codes.user_id, user_id)}))
+    stmt = upsert(session, referral_codes).values(code=code, user_id=user_id,
+                                                  registered_at=registered_at)
+    await run(session, stmt.on_conflict_do_update(index_elements=["code"], set_={
+        "user_id": func.coalesce(_codes.user_id, user_id),
+        "registered_at": func.coalesce(_codes.registered_at, stmt.excluded.registered_at)}))
     waiting = (await run(session, select(_r.id, _r.referred_user_id).where(
         _r.code == code, _r.referrer_user_id.is_(None),
         _r.referred_user_id != user_id))).all()
@@ -97,7 +107,7 @@ async def record_referral(session: AsyncSession, outbox: Outbox, *, referred_use
     activated = await lock_member(session, referred_user_id)
     insert = upsert(session, referrals).values(
         id=new_id(), referrer_user_id=referrer, referred_user_id=referred_user_id, code=code,
-        status="signed_up", rewards_applied=False, created_at=utcnow())
+        status="signed_up", rewards_applied={}, created_at=utcnow())
     await run(session, insert.on_conflict_do_nothing(index_elements=["referred_user_id"]))
     if activated:
         await credit_referral_of(session, outbox, referred_user_id)
@@ -111,8 +121,8 @@ async def credit_referral_of(session: AsyncSession, outbox: Outbox,
     credited = (await run(session, update(referrals).where(
         _r.referred_user_id == referred_user_id, _r.status != "credited",
         _r.referrer_user_id.is_not(None),
-    ).values(status="credited", rewards_applied=True, credited_at=utcnow()).returning(
-        _r.id, _r.referrer_user_id))).first()
+    ).values(status="credited", rewards_applied=REWARDS_APPLIED,
+             credited_at=utcnow()).returning(_r.id, _r.referrer_user_id))).first()
     if credited is None:
         return False
     await outbox.add(session, "referral.credited", {
@@ -143,17 +153,22 @@ async def check_code(session: AsyncSession, code: str) -> str:
 
 
 async def apply_code(session: AsyncSession, outbox: Outbox, *, caller_id: str, code: str,
-                     new_user_id: str) -> Row[Any]:
+                     new_user_id: str, newcomer_wait_seconds: float) -> Row[Any]:
     """``POST /api/referrals/apply/`` with ``newUserId``: record (or return) the referral of
     ``new_user_id`` by ``code``, and commit.
 
-    Only the new user or the code's owner may do it (403); one's own code is a 400; a user
-    already referred with another code is a 409 (the first referral stands).
+    The new user may do it, and the code's owner for a newcomer (``engagement.newcomers``,
+    waiting up to ``newcomer_wait_seconds`` for a user not heard of yet); anyone else is a
+    403. One's own code is a 400; a user already referred with another code is a 409 (the
+    first referral stands).
     """
     code = normalise_code(code)
     owner = await check_code(session, code)
-    if caller_id not in (new_user_id, owner):
-        raise Forbidden(NOT_YOURS)
+    if caller_id != new_user_id:
+        if caller_id != owner:
+            raise Forbidden(NOT_YOURS)
+        if not await is_newcomer(session, new_user_id, wait_seconds=newcomer_wait_seconds):
+            raise Forbidden(NOT_A_NEWCOMER)
     if owner == new_user_id:
         raise BadRequest(SELF_REFERRAL)
     referral = await record_referral(session, outbox, referred_user_id=new_user_id, code=code)

@@ -140,7 +140,7 @@ class ReferralOut(CamelModel):
     referred_user: str
     code: str
     status: Literal["invited", "signed_up", "credited"]
-    rewards_applied: bool
+    rewards_applied: dict[str, int]
     created_at: UtcDateTime
 
     @classmethod

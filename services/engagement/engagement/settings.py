@@ -20,6 +20,10 @@ class EngagementSettings(ServiceSettings):
         description="The vehicles service, asked once about a vehicle the projection lacks")
     peer_timeout_seconds: float = Field(
         default=2.0, description="Timeout of those calls to auth and vehicles")
+    referral_newcomer_wait_seconds: float = Field(
+        default=2.0, ge=0,
+        description="How long a code's owner attaching a user waits for that user's "
+                    "user.registered when it has not arrived yet (then 403)")
     referral_link_base: str = Field(
         default="https://membershipauto.com/r",
         description="A referral link is <REFERRAL_LINK_BASE>/<code>")

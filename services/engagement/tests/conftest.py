@@ -55,6 +55,7 @@ class PeerStandIn:
 
     def __init__(self) -> None:
         self.codes: dict[str, str] = {}  # user id -> referral code, as auth knows them
+        self.created_at: dict[str, str] = {}  # user id -> createdAt, when a test sets one
         self.vehicle_owners: dict[str, str] = {}
         self.calls: list[str] = []
         self.down = False
@@ -65,8 +66,9 @@ class PeerStandIn:
             raise httpx.ConnectError("peer is down", request=request)
         user_id = caller(request)
         if request.url.path == "/api/auth/me/":
-            return httpx.Response(200, json={"id": user_id, "referralCode": self.codes[user_id],
-                                             "rewardsBalance": 0, "role": "member"})
+            return httpx.Response(200, json={
+                "id": user_id, "referralCode": self.codes[user_id], "rewardsBalance": 0,
+                "role": "member", "createdAt": self.created_at.get(user_id)})
         vehicle_id = request.url.path.removeprefix("/api/vehicles/").strip("/")
         if self.vehicle_owners.get(vehicle_id) != user_id:
             return httpx.Response(404, json={"error": "Vehicle not found"})
@@ -140,11 +142,12 @@ class EngagementApi:
         return event if occurred_at is None else event.model_copy(
             update={"occurred_at": occurred_at})
 
-    def registered(self, user_id: str, code: str, referred_by: str | None = None) -> Event:
+    def registered(self, user_id: str, code: str, referred_by: str | None = None,
+                   occurred_at: datetime | None = None) -> Event:
         self.peer.codes[user_id] = code
         return self.event("user.registered", {
             "userId": user_id, "email": f"{user_id}@example.com", "name": "Test",
-            "referralCode": code, "referredByCode": referred_by})
+            "referralCode": code, "referredByCode": referred_by}, occurred_at=occurred_at)
 
     def membership(self, kind: str, user_id: str, tier: str = "basic",
                    membership_id: str | None = None,
@@ -159,10 +162,11 @@ class EngagementApi:
                                                 "lng": lng, "name": "Garage"},
                           producer="appointments", occurred_at=occurred_at)
 
-    async def new_user(self, referred_by: str | None = None) -> tuple[str, str]:
+    async def new_user(self, referred_by: str | None = None,
+                       registered_at: datetime | None = None) -> tuple[str, str]:
         """A user known to the projection: (user id, referral code)."""
         user_id, code = str(uuid.uuid4()), new_code()
-        await self.deliver(self.registered(user_id, code, referred_by))
+        await self.deliver(self.registered(user_id, code, referred_by, registered_at))
         return user_id, code
 
     # -- requests -----------------------------------------------------------------------

@@ -40,7 +40,8 @@ async def presign_upload(body: PresignIn, principal: CurrentPrincipal, session: 
     """A presigned PUT URL for a new pending file; send ``headers`` with the PUT."""
     upload = await uploads.start_upload(
         session, store, user_id=principal.user_id, filename=body.filename,
-        content_type=body.content_type, expires_in=settings.presign_expires_seconds)
+        content_type=body.content_type, size=body.size,
+        max_bytes=settings.max_upload_bytes, expires_in=settings.presign_expires_seconds)
     return PresignOut(url=upload.url, public_url=store.public_url(upload.file.object_key),
                       file_id=upload.file.id, headers=upload.headers,
                       expires_at=upload.expires_at)
@@ -48,9 +49,11 @@ async def presign_upload(body: PresignIn, principal: CurrentPrincipal, session: 
 
 @router.post("/{file_id}/complete/", response_model=FileOut)
 async def complete_upload(file_id: str, principal: CurrentPrincipal, session: DbSession,
-                          store: StoreDep) -> FileOut:
-    """Mark the file uploaded once its object is in the bucket (``409`` before)."""
-    file = await uploads.complete_upload(session, store, principal.user_id, file_id)
+                          store: StoreDep, settings: SettingsDep) -> FileOut:
+    """Mark the file uploaded once its object is in the bucket (``409`` before, ``400``
+    and deleted when larger than ``MAX_UPLOAD_BYTES``)."""
+    file = await uploads.complete_upload(session, store, principal.user_id, file_id,
+                                         max_bytes=settings.max_upload_bytes)
     return FileOut.of(file, store.public_url(file.object_key))
 
 

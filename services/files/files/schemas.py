@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from files.models import StoredFile
 from shared.schemas import CamelModel, UtcDateTime
@@ -20,6 +20,10 @@ class PresignIn(CamelModel):
 
     filename: str | None = Field(default=None, description="sanitised before use")
     content_type: str | None = Field(default=None, description="one of the allowed types")
+    size: StrictInt | None = Field(
+        default=None, ge=0,
+        description="bytes the client will PUT, if known: signed into the URL as its "
+                    "Content-Length, and at most MAX_UPLOAD_BYTES")
 
 
 class PresignOut(CamelModel):

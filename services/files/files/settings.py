@@ -8,6 +8,7 @@ from shared.settings import ServiceSettings
 
 SIGV4_MAX_EXPIRY_SECONDS = 7 * 24 * 3600
 """S3 refuses SigV4 presigned URLs that live longer than a week."""
+MIB = 1024 * 1024
 
 
 class FilesSettings(ServiceSettings):
@@ -39,6 +40,10 @@ class FilesSettings(ServiceSettings):
     presign_expires_seconds: int = Field(
         default=3600, ge=1, le=SIGV4_MAX_EXPIRY_SECONDS,
         description="Lifetime of presigned upload and download URLs")
+    max_upload_bytes: int = Field(
+        default=25 * MIB, ge=0,
+        description="Largest upload: a bigger size at presign is a 400, a bigger object at "
+                    "complete is deleted and a 400")
 
     @property
     def uses_emulator(self) -> bool:

@@ -1,11 +1,11 @@
 """The S3 bucket behind the files service, through boto3 only.
 
 :class:`ObjectStore` is all the service knows of S3: presign an upload or a download,
-ask whether an object exists (and how big it is), make sure the bucket exists. It holds
-two clients because a presigned URL is signed for a host: ``internal`` reaches S3 the
-way this process can (``http://minio:9000`` in docker compose), ``public`` signs for the
-host clients use (``http://localhost:9000``). Path-style addressing and SigV4 everywhere,
-so any S3-compatible store (MinIO, moto) works like AWS.
+ask whether an object exists (and how big it is), delete one, make sure the bucket
+exists. It holds two clients because a presigned URL is signed for a host: ``internal``
+reaches S3 the way this process can (``http://minio:9000`` in docker compose),
+``public`` signs for the host clients use (``http://localhost:9000``). Path-style
+addressing and SigV4 everywhere, so any S3-compatible store (MinIO, moto) works like AWS.
 
 boto3 is synchronous: every call runs in a worker thread (``asyncio.to_thread``) so the
 event loop never waits on S3. Presigning is local work, but with the default AWS
@@ -91,9 +91,15 @@ class ObjectStore:
         endpoint = str(self._public.meta.endpoint_url).rstrip("/")
         return f"{endpoint}/{self.bucket}/{quote(key, safe='/~')}"
 
-    async def presign_put(self, key: str, content_type: str, expires_in: int) -> str:
-        """A URL that lets its holder PUT ``key`` with exactly this ``Content-Type``."""
-        params = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+    async def presign_put(self, key: str, content_type: str, expires_in: int,
+                          size: int | None = None) -> str:
+        """A URL that lets its holder PUT ``key`` with exactly this ``Content-Type`` and,
+        when ``size`` is given, exactly that ``Content-Length`` (both are signed headers:
+        S3 refuses a PUT whose values differ)."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key,
+                                  "ContentType": content_type}
+        if size is not None:
+            params["ContentLength"] = size
         return await self._presign("put_object", params, expires_in)
 
     async def presign_get(self, key: str, expires_in: int) -> str:
@@ -101,7 +107,7 @@ class ObjectStore:
         return await self._presign("get_object", {"Bucket": self.bucket, "Key": key},
                                    expires_in)
 
-    async def _presign(self, method: str, params: dict[str, str], expires_in: int) -> str:
+    async def _presign(self, method: str, params: dict[str, Any], expires_in: int) -> str:
         try:
             url: str = await asyncio.to_thread(self._public.generate_presigned_url, method,
                                                Params=params, ExpiresIn=expires_in)
@@ -121,6 +127,13 @@ class ObjectStore:
         except BotoCoreError as exc:
             raise self._unavailable("head_object", exc) from exc
         return int(head["ContentLength"])
+
+    async def delete(self, key: str) -> None:
+        """Delete ``key`` (nothing happens when it is not there)."""
+        try:
+            await asyncio.to_thread(self._internal.delete_object, Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._unavailable("delete_object", exc) from exc
 
     async def ensure_bucket(self) -> None:
         """Create the bucket unless it exists (idempotent; raises while S3 is unreachable)."""

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from files.content_types import allowed_content_type
 from files.filenames import object_key, sanitise_filename
-from files.models import UPLOADED, StoredFile
+from files.models import PENDING, UPLOADED, StoredFile
 from files.storage import ObjectStore
 from shared.errors import REQUIRED_MESSAGE, BadRequest, Conflict, FieldErrors, NotFound
 from shared.models import new_id, utcnow
@@ -24,6 +24,7 @@ from shared.models import new_id, utcnow
 FILE_NOT_FOUND = "File not found"
 FILENAME_REQUIRED = "filename is required"
 NOT_UPLOADED = "The file has not been uploaded yet: PUT it to the presigned URL first"
+TOO_LARGE = "File too large"
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,13 @@ class PresignedUpload:
 
 
 async def start_upload(session: AsyncSession, store: ObjectStore, *, user_id: str,
-                       filename: str | None, content_type: str | None,
-                       expires_in: int) -> PresignedUpload:
+                       filename: str | None, content_type: str | None, size: int | None,
+                       max_bytes: int, expires_in: int) -> PresignedUpload:
     """Record a pending file for ``user_id`` and presign its upload.
 
-    ``400`` for a missing or blank filename (checked first), a missing content type, or
-    one outside the allow-list.
+    ``400`` for a missing or blank filename (checked first), a missing content type, one
+    outside the allow-list, or a ``size`` above ``max_bytes``. A given ``size`` is signed
+    into the URL as its ``Content-Length``: S3 refuses a PUT of any other length.
     The object key is ``uploads/<userId>/<fileId>/<sanitised filename>``.
     """
     if filename is None or not filename.strip():
@@ -51,6 +53,8 @@ async def start_upload(session: AsyncSession, store: ObjectStore, *, user_id: st
     if content_type is None:
         raise FieldErrors({"contentType": [REQUIRED_MESSAGE]})
     media_type = allowed_content_type(content_type)
+    if size is not None and size > max_bytes:
+        raise BadRequest(TOO_LARGE)
     file_id = new_id()
     name = sanitise_filename(filename)
     file = StoredFile(id=file_id, user_id=user_id, filename=name, content_type=media_type,
@@ -58,11 +62,13 @@ async def start_upload(session: AsyncSession, store: ObjectStore, *, user_id: st
     # Whole seconds: the URL's own clock (X-Amz-Date) has no finer grain, so the
     # announced expiry is never later than the real one.
     expires_at = utcnow().replace(microsecond=0) + timedelta(seconds=expires_in)
-    url = await store.presign_put(file.object_key, media_type, expires_in)
+    url = await store.presign_put(file.object_key, media_type, expires_in, size)
     session.add(file)
     await session.commit()
-    return PresignedUpload(file=file, url=url, headers={"Content-Type": media_type},
-                           expires_at=expires_at)
+    headers = {"Content-Type": media_type}
+    if size is not None:
+        headers["Content-Length"] = str(size)
+    return PresignedUpload(file=file, url=url, headers=headers, expires_at=expires_at)
 
 
 async def get_file(session: AsyncSession, user_id: str, file_id: str) -> StoredFile:
@@ -78,11 +84,14 @@ async def get_file(session: AsyncSession, user_id: str, file_id: str) -> StoredF
 
 
 async def complete_upload(session: AsyncSession, store: ObjectStore, user_id: str,
-                          file_id: str) -> StoredFile:
+                          file_id: str, *, max_bytes: int) -> StoredFile:
     """Mark the caller's file ``uploaded`` with its size once the object is in the bucket.
 
     ``409`` while it is not; completing again re-reads the size (the presigned URL may
-    have been used twice) and answers the file again.
+    have been used twice) and answers the file again. An object larger than
+    ``max_bytes`` is deleted and the file is pending again (``400 File too large``): a
+    presigned URL without a signed length lets any size through, so this is where the
+    cap holds.
     """
     file = await get_file(session, user_id, file_id)
     # End the read transaction: no database connection is held while S3 answers.
@@ -90,6 +99,12 @@ async def complete_upload(session: AsyncSession, store: ObjectStore, user_id: st
     size = await store.object_size(file.object_key)
     if size is None:
         raise Conflict(NOT_UPLOADED)
+    if size > max_bytes:
+        await store.delete(file.object_key)
+        file.size, file.status = None, PENDING
+        session.add(file)
+        await session.commit()
+        raise BadRequest(TOO_LARGE)
     file.size = size
     file.status = UPLOADED
     session.add(file)

@@ -29,11 +29,13 @@ async def my_referrals(principal: CurrentPrincipal, session: DbSession, outbox: 
 
 @router.post("/apply/", response_model=ReferralOut | CodeValidOut)
 async def apply_code(body: ApplyIn, principal: CurrentPrincipal, session: DbSession,
-                     outbox: OutboxDep) -> ReferralOut | CodeValidOut:
+                     outbox: OutboxDep, settings: SettingsDep) -> ReferralOut | CodeValidOut:
     """Without ``newUserId``: whether the code exists. With it: that user's referral."""
     if body.new_user_id is None:
         await referrals.check_code(session, body.code)
         return CodeValidOut(code=referrals.normalise_code(body.code))
-    row = await referrals.apply_code(session, outbox, caller_id=principal.user_id,
-                                     code=body.code, new_user_id=body.new_user_id)
+    row = await referrals.apply_code(
+        session, outbox, caller_id=principal.user_id, code=body.code,
+        new_user_id=body.new_user_id,
+        newcomer_wait_seconds=settings.referral_newcomer_wait_seconds)
     return ReferralOut.of(row)
