@@ -23,11 +23,6 @@ CODE_MAX_LENGTH = 32
 USER_ID_MAX_LENGTH = 64
 
 
-
-
-
-
-
 def _free_text(value: str | None) -> str:
     """Optional text: ``null`` is the same as empty."""
     value = (value or "").strip()
