@@ -3,13 +3,14 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 MANIFESTS := pyproject.toml uv.lock $(wildcard */pyproject.toml services/*/pyproject.toml)
 
-.PHONY: install pgbouncer run up down test test-unit test-e2e lint bench help
+.PHONY: install pgbouncer run up down test test-unit test-e2e fuzz lint bench help
 
 help:
 	@echo "make run    - the whole platform in one process (SQLite, in-process bus) on :8000"
 	@echo "make up     - every service as its own process on local PostgreSQL + RabbitMQ"
 	@echo "make down   - stop what 'make up' started"
 	@echo "make test   - every test (unit, integration, e2e)"
+	@echo "make fuzz   - schemathesis over /api/schema/, 30 examples per operation, both run modes"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - the benchmarks: gateway, ingest, read paths, availability, chat, load sequence (bench/results/)"
 
@@ -46,6 +47,10 @@ test-unit: install pgbouncer
 
 test-e2e: install
 	$(UV) run --frozen pytest tests-e2e
+
+# The same test as in 'make test', with the issue's 30 examples per operation (~10 min).
+fuzz: install
+	FUZZ_EXAMPLES=30 $(UV) run --frozen pytest tests-e2e/test_fuzz.py -s
 
 lint: install
 	$(UV) run --frozen ruff check .

@@ -12,7 +12,9 @@ import time
 import uuid
 from collections.abc import Mapping
 
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import docs
@@ -42,6 +44,20 @@ def _valid_request_id(value: bytes) -> bool:
     return 0 < len(value) <= 128 and value.isascii() and b"\r" not in value and b"\n" not in value
 
 
+class JsonCorsMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered in the contract's JSON (its own
+    answer is text/plain)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        headers = {name: value for name, value in response.headers.items()
+                   if name not in ("content-type", "content-length")}
+        return JSONResponse({"error": bytes(response.body).decode()},
+                            status_code=response.status_code, headers=headers)
+
+
 class Gateway:
     """The gateway's ASGI app (built by ``gateway.app.create_app``)."""
 
@@ -64,7 +80,7 @@ class Gateway:
         self.schema = schema
         self.lifespans = lifespans
         self.readiness_timeout = readiness_timeout
-        self._cors: ASGIApp = CORSMiddleware(
+        self._cors: ASGIApp = JsonCorsMiddleware(
             self._dispatch_http,  # type: ignore[arg-type]
             allow_origins=cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
@@ -110,7 +126,16 @@ class Gateway:
                 metrics.observe(exchange.service, status, time.perf_counter() - exchange.started_at)
             await send(message)
 
-        await self._cors(scope, receive, send_with_request_id)
+        try:
+            await self._cors(scope, receive, send_with_request_id)
+        except Exception:
+            # A bug of the gateway's own: the client still gets the contract's JSON, not
+            # the server's text/plain 500 (once the head has gone, there is no fixing it).
+            log.exception("unhandled error", extra={"event": "unhandled_error",
+                                                    "path": scope["path"]})
+            if exchange.status:
+                raise
+            await send_error(send_with_request_id, 500, "Internal server error")
 
     async def _dispatch_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange: Exchange = scope["gateway.exchange"]

@@ -22,6 +22,7 @@ from gateway.exchange import Exchange, send_error
 from gateway.ratelimit import LimitStoreUnavailable
 from gateway.routing import LOGIN_PATH, REGISTER_PATH, TELEMETRY_PREFIX, Route, is_public
 from gateway.upstreams import ClientGone, Upstream, UpstreamError
+from shared import json_body
 from shared.tokens import AccessTokenVerifier, InvalidToken
 
 log = logging.getLogger("gateway.proxy")
@@ -176,6 +177,10 @@ class HttpProxy:
         body = await _read_body(receive, limit)
         if body is None:
             await send_error(send, 413, _too_large_message(limit))
+            return
+        problem = json_body.problem(body)  # before json.loads, which could not take it
+        if problem is not None:
+            await send_error(send, 400, problem)
             return
         email = _email_of(body)
         limits = self.policy.limits

@@ -19,6 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared import json_body
+
 log = logging.getLogger("shared.errors")
 
 REQUIRED_MESSAGE = "This field is required."
@@ -104,8 +106,6 @@ def _message(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "missing":
         return REQUIRED_MESSAGE
-    if kind in {"json_invalid", "json_type"}:
-        return "Malformed JSON body."
     ctx = error.get("ctx") or {}
     if kind == "value_error" and "error" in ctx:
         return str(ctx["error"])
@@ -134,7 +134,11 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse(validation_fields(exc.errors()), status_code=400)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        # No field is at fault: the body is not JSON at all.
+        return error_response(400, json_body.MALFORMED)
+    return JSONResponse(validation_fields(errors), status_code=400)
 
 
 _HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}

@@ -1,12 +1,13 @@
-"""The camelCase schema base every request and response model uses."""
+"""The camelCase schema base every request and response model uses, and the field rules
+every service shares: required/optional text, ids, and timestamps a store can hold."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 
@@ -67,3 +68,52 @@ def optional_text(max_length: int) -> Callable[[str | None], str | None]:
         return required(value)
 
     return check
+
+
+NOT_AN_ID = "Enter a valid id: it may not contain control or other non-printable characters."
+
+
+def printable_id(value: str) -> str:
+    """An ``AfterValidator`` body for an id in a body: no character that is not printable.
+
+    No id has one; refused here, such a value cannot reach a database (PostgreSQL refuses
+    NUL) or a peer's URL. The request guard already answers ``404`` to such a path, and
+    ``400`` to a NUL or a lone surrogate anywhere in a JSON body.
+    """
+    if not value.isprintable():
+        raise ValueError(NOT_AN_ID)
+    return value
+
+
+PrintableId = AfterValidator(printable_id)
+"""Refuses an id with a control (or other non-printable) character (after any trimming)."""
+
+
+# A day inside Python's years 1..9999 at each end, so that turning an accepted value into
+# any time zone, or adding a day to it, cannot overflow (an OverflowError is a 500).
+EARLIEST_DATE = date(1, 1, 2)
+LATEST_DATE = date(9999, 12, 30)
+EARLIEST = datetime.combine(EARLIEST_DATE, datetime.min.time(), UTC)
+LATEST = datetime.combine(LATEST_DATE, datetime.max.time(), UTC)
+OUT_OF_RANGE = (f"Enter a date between {EARLIEST_DATE.isoformat()} and "
+                f"{LATEST_DATE.isoformat()} (UTC).")
+
+
+def utc_in_range(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime (naive means UTC); ``ValueError`` with
+    :data:`OUT_OF_RANGE` outside ``EARLIEST``..``LATEST``."""
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise ValueError(OUT_OF_RANGE) from None
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(OUT_OF_RANGE)
+    return value
+
+
+def date_in_range(value: date) -> date:
+    """``value`` unchanged; ``ValueError`` with :data:`OUT_OF_RANGE` outside
+    ``EARLIEST_DATE``..``LATEST_DATE``."""
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(OUT_OF_RANGE)
+    return value

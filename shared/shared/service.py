@@ -21,7 +21,6 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlmodel import Session
 
-from shared.content_type import JsonBodyMiddleware
 from shared.db import Database, ensure_database_exists
 from shared.errors import install_error_handlers
 from shared.events import (
@@ -46,6 +45,7 @@ from shared.observability import (
     watch_database_pool,
 )
 from shared.pruning import PruneRule, service_pruner
+from shared.request_guard import RequestGuardMiddleware
 from shared.settings import ServiceSettings
 from shared.tokens import AccessTokenVerifier, JwksSource, http_jwks_source
 
@@ -63,7 +63,9 @@ Broadcasts = Mapping[str, Handler]
 
 
 def _without_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """OpenAPI generator that documents validation errors as the 400 they really are."""
+    """OpenAPI generator that documents validation errors as the 400 they really are, and
+    moves the nested models of a request body documented by hand (``openapi_extra``, for a
+    route that parses its own body) into the components its ``$ref``s point at."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -71,6 +73,11 @@ def _without_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
         schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
         for path in schema.get("paths", {}).values():
             for operation in path.values():
+                for media in operation.get("requestBody", {}).get("content", {}).values():
+                    nested = media.get("schema", {}).pop("$defs", None)
+                    if nested:
+                        schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                            nested)
                 responses = operation.get("responses", {})
                 if responses.pop("422", None) is not None:
                     responses.setdefault("400", {"description": "Validation error: "
@@ -238,7 +245,7 @@ def create_service_app(
                                      before_metrics=[metrics.refresh]))
     for router in routers:
         app.include_router(router)
-    app.add_middleware(JsonBodyMiddleware)
+    app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(RequestIdMiddleware, service=settings.service_name)
     return app

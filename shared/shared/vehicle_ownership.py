@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import sqlalchemy as sa
@@ -134,8 +135,10 @@ async def ask_vehicles_service(client: httpx.AsyncClient, vehicle_id: str,
     applies its own ownership rule; a ``200`` for someone else's vehicle (an admin
     token) still names the real owner in ``user``.
     """
+    # Quoted whole: an id is the caller's text, and "x/../" or "x?y" must name no other path.
+    path = f"/api/vehicles/{quote(vehicle_id, safe='')}/"
     try:
-        response = await client.get(f"/api/vehicles/{vehicle_id}/",
+        response = await client.get(path,
                                     headers={"Authorization": authorization}, timeout=timeout_s)
     except httpx.HTTPError as exc:
         log.warning("vehicles service unreachable", extra={

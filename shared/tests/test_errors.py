@@ -4,8 +4,8 @@ import httpx
 import sqlalchemy.exc
 from fastapi import FastAPI
 
-from shared.content_type import JsonBodyMiddleware
 from shared.errors import Conflict, FieldErrors, install_error_handlers, validation_fields
+from shared.request_guard import RequestGuardMiddleware
 from shared.schemas import CamelModel
 
 
@@ -17,7 +17,7 @@ class Vehicle(CamelModel):
 def make_app() -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
-    app.add_middleware(JsonBodyMiddleware)
+    app.add_middleware(RequestGuardMiddleware)
 
     @app.post("/vehicles/")
     async def create(body: Vehicle) -> Vehicle:
@@ -61,10 +61,10 @@ async def test_wrong_type_is_400_naming_the_field():
     assert list(response.json()) == ["modelYear"]
 
 
-async def test_malformed_json_is_400():
+async def test_malformed_json_is_400_with_an_error_not_a_field_map():
     response = await call("POST", "/vehicles/", content=b"{nope",
                           headers={"Content-Type": "application/json"})
-    assert response.status_code == 400
+    assert (response.status_code, response.json()) == (400, {"error": "Malformed JSON body."})
 
 
 async def test_not_json_is_415():

@@ -17,15 +17,16 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_v
 
 from appointments.hours import complete_week, day_window
 from appointments.models import Appointment, Location
-from appointments.slots import as_utc
 from shared.schemas import (
     NULL_MESSAGE,
     CamelModel,
     NotNull,
+    PrintableId,
     UtcDateTime,
     not_null,
     optional_text,
     required_text,
+    utc_in_range,
 )
 
 NAME_MAX_LENGTH = 200
@@ -80,9 +81,9 @@ Longitude = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=F
 TimeZone = Annotated[str, NotNull, AfterValidator(_timezone)]
 Capacity = Annotated[int, NotNull, Field(strict=True, ge=1, le=MAX_CAPACITY)]
 DayHours = Annotated[list[str] | None, AfterValidator(_day_hours)]
-Id = Annotated[str, NotNull, AfterValidator(required_text(ID_MAX_LENGTH))]
+Id = Annotated[str, NotNull, AfterValidator(required_text(ID_MAX_LENGTH)), PrintableId]
 ServiceName = Annotated[str, AfterValidator(required_text(SERVICE_MAX_LENGTH))]
-StartTime = Annotated[datetime, BeforeValidator(_timestamp_string), AfterValidator(as_utc)]
+StartTime = Annotated[datetime, BeforeValidator(_timestamp_string), AfterValidator(utc_in_range)]
 
 
 class WeeklyHoursIn(CamelModel):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, field_validator
 
-from shared.schemas import CamelModel, UtcDateTime
+from shared.schemas import CamelModel, PrintableId, UtcDateTime
 
 PASSWORD_MIN_LENGTH = 8
 
@@ -65,7 +65,7 @@ class RoleIn(CamelModel):
 
 
 class MembershipIn(CamelModel):
-    plan_id: str
+    plan_id: Annotated[str, PrintableId]
 
 
 class UserOut(CamelModel):

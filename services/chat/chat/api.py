@@ -12,9 +12,11 @@ from chat import posting, threads
 from chat.runtime import ChatRuntime, runtime
 from chat.schemas import MessageIn, MessageOut, ThreadIn, ThreadOut, parse_draft
 from chat.threads import Participant
+from shared import json_body
 from shared.auth import CurrentPrincipal
 from shared.deps import DbSession
-from shared.errors import FieldErrors
+from shared.errors import BadRequest, FieldErrors
+from shared.schemas import utc_in_range
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 
@@ -31,21 +33,26 @@ def parse_since(raw: str | None) -> datetime | None:
     head, space, tail = raw.rpartition(" ")
     for candidate in (raw, f"{head}+{tail}" if space else raw):
         try:
-            return datetime.fromisoformat(candidate)
+            since = datetime.fromisoformat(candidate)
         except ValueError:
             continue
+        try:
+            return utc_in_range(since)
+        except ValueError as exc:
+            raise FieldErrors({"since": [str(exc)]}) from None
     raise FieldErrors({"since": ["Enter a valid ISO-8601 date/time, e.g. 2024-01-01T00:00:00Z."]})
 
 
 async def read_json(request: Request) -> Any:
-    """The decoded JSON body; an empty body is ``{}``."""
+    """The decoded JSON body; an empty body is ``{}``. The request guard has refused what
+    ``json.loads`` cannot take (nested too deep), so only malformed JSON is left to 400."""
     raw = await request.body()
     if not raw.strip():
         return {}
     try:
         return json.loads(raw)
     except ValueError as exc:
-        raise FieldErrors({"nonFieldErrors": ["Malformed JSON body."]}) from exc
+        raise BadRequest(json_body.MALFORMED) from exc
 
 
 @router.get("/threads/", response_model=list[ThreadOut])

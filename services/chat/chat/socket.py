@@ -16,7 +16,6 @@ the socket stays open; so is a frame past the socket's rate limit, unread, and a
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
@@ -30,6 +29,7 @@ from chat.limits import FrameLimiter
 from chat.runtime import ChatRuntime, runtime
 from chat.schemas import parse_draft
 from chat.threads import Participant
+from shared import json_body
 from shared.errors import DATABASE_UNAVAILABLE, ApiError, BadRequest
 from shared.tokens import AccessTokenVerifier, InvalidToken, Principal
 
@@ -115,9 +115,11 @@ async def handle_frame(chat: ChatRuntime, connection: Connection, author: Partic
                        text: str, token: str, limiter: FrameLimiter) -> None:
     """Act on one client frame; every failure is answered with an ``ERROR`` frame."""
     try:
-        frame = json.loads(text)
-    except ValueError:
-        connection.push(frames.error("Frame is not valid JSON"))
+        frame = json_body.loads(text)  # no request guard in front of a socket's frames
+    except json_body.InvalidJson as exc:
+        reason = str(exc)
+        connection.push(frames.error(
+            "Frame is not valid JSON" if reason == json_body.MALFORMED else reason))
         return
     if not isinstance(frame, dict):
         connection.push(frames.error("A frame must be a JSON object"))

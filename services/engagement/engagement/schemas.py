@@ -6,14 +6,23 @@ raised by a validator becomes the message in the 400 field map.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, field_validator
 from sqlalchemy import Row
 
 from engagement.models import TIERS, Offer
-from shared.schemas import CamelModel, NotNull, UtcDateTime, not_null, required_text
+from shared.schemas import (
+    CamelModel,
+    NotNull,
+    PrintableId,
+    UtcDateTime,
+    not_null,
+    printable_id,
+    required_text,
+    utc_in_range,
+)
 
 TITLE_MAX_LENGTH = 200
 TEXT_MAX_LENGTH = 5000
@@ -42,9 +51,7 @@ def _timestamp(value: Any) -> Any:
     except ValueError:
         raise ValueError(
             "Datetime has wrong format. Use ISO 8601, e.g. 2030-03-31T23:59:59Z.") from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return utc_in_range(parsed)
 
 
 def _tiers(values: list[str]) -> list[str]:
@@ -59,6 +66,8 @@ def _location_ids(values: list[str]) -> list[str]:
     if any(not value or len(value) > LOCATION_ID_MAX_LENGTH for value in ids):
         raise ValueError(f"Every location id is a non-blank string of at most "
                          f"{LOCATION_ID_MAX_LENGTH} characters.")
+    for value in ids:
+        printable_id(value)
     if len(ids) > MAX_LOCATIONS:
         raise ValueError(f"Ensure this field has no more than {MAX_LOCATIONS} items.")
     return ids
@@ -155,10 +164,11 @@ class ReferralInfoOut(CamelModel):
 
 
 def _optional_user_id(value: str | None) -> str | None:
-    return None if value is None else required_text(USER_ID_MAX_LENGTH)(value)
+    return None if value is None else printable_id(required_text(USER_ID_MAX_LENGTH)(value))
 
 
-ReferralCode = Annotated[str, NotNull, AfterValidator(required_text(CODE_MAX_LENGTH))]
+ReferralCode = Annotated[str, NotNull, AfterValidator(required_text(CODE_MAX_LENGTH)),
+                         PrintableId]
 UserId = Annotated[str | None, AfterValidator(_optional_user_id)]
 
 

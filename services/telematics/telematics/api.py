@@ -57,13 +57,17 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def _optional_int(name: str, raw: str | None, errors: dict[str, list[str]]) -> int | None:
+    """``raw`` as an integer a BIGINT column can be compared with, else a field error."""
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        errors[name] = ["A valid integer is required."]
+        value = None
+    if value is None or not ingest.is_bigint(value):
+        errors[name] = [ingest.INTEGER_MESSAGE]
         return None
+    return value
 
 
 @router.post("/{vehicle_id}/", status_code=202, response_model=BatchAccepted,

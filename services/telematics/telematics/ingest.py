@@ -22,15 +22,18 @@ import json
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.errors import REQUIRED_MESSAGE, FieldErrors
+from shared import json_body
+from shared.errors import REQUIRED_MESSAGE, BadRequest, FieldErrors
 from shared.events import Outbox
 from shared.models import new_id, utcnow
+from shared.schemas import EARLIEST, LATEST
 from telematics.models import (
     KNOWN_FIELDS,
     SAMPLE_COLUMNS,
@@ -47,6 +50,13 @@ _KNOWN_INDEX = {name: index for index, name in enumerate(KNOWN_FIELDS)}
 _COPY_SQL = f"COPY samples ({', '.join(SAMPLE_COLUMNS)}) FROM STDIN"
 
 INTEGER_MESSAGE = "A valid integer is required."
+# Epoch milliseconds of the instants every store and time zone can hold (shared.schemas): a
+# sample outside them could be stored, but never read back as a date.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST_MS = (EARLIEST - _EPOCH) // timedelta(milliseconds=1)
+LATEST_MS = (LATEST - _EPOCH) // timedelta(milliseconds=1)
+TIME_RANGE_MESSAGE = (f"Ensure this value is epoch milliseconds from {EARLIEST_MS} to "
+                      f"{LATEST_MS} (0001-01-02 to 9999-12-30 UTC).")
 NUMBER_MESSAGE = "A valid number is required."
 
 
@@ -70,20 +80,31 @@ class IngestResult:
     duplicate: bool
 
 
-def _is_int(value: object) -> bool:
+def is_bigint(value: object) -> bool:
+    """An ``int`` (not a bool) that a BIGINT column can hold."""
     return type(value) is int and -_BIGINT <= value < _BIGINT  # type: ignore[operator]
+
+
+def _is_epoch_ms(value: object) -> bool:
+    return type(value) is int and EARLIEST_MS <= value <= LATEST_MS  # type: ignore[operator]
+
+
+def _time_error(value: object) -> list[str]:
+    return [TIME_RANGE_MESSAGE if type(value) is int else INTEGER_MESSAGE]
 
 
 def parse_batch(body: bytes, vehicle_id: str, *, max_samples: int = MAX_SAMPLES) -> Batch:
     """Decode and validate an upload body, or raise ``FieldErrors`` naming each bad field
     (``vehicleId``, ``startTimestamp``, ``endTimestamp``, ``samples``,
-    ``samples.<index>.<field>``, ``dtcList``)."""
+    ``samples.<index>.<field>``, ``dtcList``), or ``BadRequest`` when it is not JSON.
+    Bodies that ``json.loads`` cannot take (nested too deep) never get here: the service's
+    request guard refuses them."""
     if not body.strip():
         raise FieldErrors({"nonFieldErrors": ["A JSON body is required."]})
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise FieldErrors({"nonFieldErrors": ["Malformed JSON body."]}) from exc
+        raise BadRequest(json_body.MALFORMED) from exc
     if type(data) is not dict:
         raise FieldErrors({"nonFieldErrors": ["Expected a JSON object."]})
 
@@ -97,8 +118,8 @@ def parse_batch(body: bytes, vehicle_id: str, *, max_samples: int = MAX_SAMPLES)
     for name, value in (("startTimestamp", start), ("endTimestamp", end)):
         if value is None:
             errors[name] = [REQUIRED_MESSAGE]
-        elif not _is_int(value):
-            errors[name] = [INTEGER_MESSAGE]
+        elif not _is_epoch_ms(value):
+            errors[name] = _time_error(value)
     if "startTimestamp" not in errors and "endTimestamp" not in errors and start > end:
         errors["startTimestamp"] = ["Must not be after endTimestamp."]
         errors["endTimestamp"] = ["Must not be before startTimestamp."]
@@ -138,10 +159,10 @@ def _parse_samples(raw_samples: list[Any], errors: dict[str, list[str]]
         extra: dict[str, Any] | None = None
         for key, value in sample.items():
             if key == "t":
-                if _is_int(value):
+                if _is_epoch_ms(value):
                     row[0] = value
                 else:
-                    errors[f"samples.{index}.t"] = [INTEGER_MESSAGE]
+                    errors[f"samples.{index}.t"] = _time_error(value)
                 continue
             position = known.get(key)
             if position is None:

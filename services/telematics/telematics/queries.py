@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared import json_body
 from shared.errors import FieldErrors
+from telematics.ingest import is_bigint
 from telematics.models import KNOWN_FIELDS, samples
 from telematics.trips import Reading
 
@@ -39,8 +41,10 @@ def decode_cursor(cursor: str) -> Position:
     """The position a ``cursor`` stands for, or ``FieldErrors`` on ``cursor``."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        t, batch_id, seq = json.loads(raw)
-        if type(t) is not int or type(batch_id) is not str or type(seq) is not int:
+        t, batch_id, seq = json_body.loads(raw)
+        # Only what page_samples produced: anything else would reach the database.
+        if not (is_bigint(t) and is_bigint(seq) and type(batch_id) is str
+                and batch_id.isprintable()):
             raise ValueError(cursor)
     except (ValueError, TypeError, binascii.Error) as exc:
         raise FieldErrors({"cursor": ["Invalid cursor."]}) from exc

@@ -13,7 +13,15 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator
 
-from shared.schemas import CamelModel, NotNull, UtcDateTime, not_null, optional_text, required_text
+from shared.schemas import (
+    CamelModel,
+    NotNull,
+    PrintableId,
+    UtcDateTime,
+    not_null,
+    optional_text,
+    required_text,
+)
 from vehicles.models import Vehicle
 
 VIN_LENGTH = 17
@@ -87,7 +95,8 @@ Year = Annotated[int, NotNull, Field(strict=True), AfterValidator(_valid_year)]
 Odometer = Annotated[float, NotNull, Field(strict=True, allow_inf_nan=False),
                      AfterValidator(_non_negative)]
 FuelType = Annotated[str | None, AfterValidator(_optional_choice(FUEL_TYPES))]
-DongleId = Annotated[str, NotNull, AfterValidator(required_text(DONGLE_ID_MAX_LENGTH))]
+DongleId = Annotated[str, NotNull, AfterValidator(required_text(DONGLE_ID_MAX_LENGTH)),
+                     PrintableId]
 ConnectionType = Annotated[str, NotNull, AfterValidator(_choice(CONNECTION_TYPES))]
 
 

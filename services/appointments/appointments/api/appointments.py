@@ -24,6 +24,7 @@ from shared.auth import CurrentPrincipal, current_principal
 from shared.deps import DbSession, OutboxDep
 from shared.errors import BadRequest, FieldErrors
 from shared.models import utcnow
+from shared.schemas import date_in_range
 
 router = APIRouter(prefix="/api/appointments", tags=["appointments"],
                    dependencies=[Depends(current_principal)])
@@ -43,13 +44,18 @@ DbConnection = Annotated[AsyncConnection, Depends(read_connection)]
 
 
 def parse_day(text: str) -> date:
-    """A ``YYYY-MM-DD`` date (only that form); 400 field map otherwise."""
+    """A ``YYYY-MM-DD`` date (only that form) that every time zone can hold; 400 field map
+    otherwise."""
     try:
-        if _ISO_DATE.match(text):
-            return date.fromisoformat(text)
+        day = date.fromisoformat(text) if _ISO_DATE.match(text) else None
     except ValueError:
-        pass
-    raise FieldErrors({"date": ["Date has wrong format. Use YYYY-MM-DD."]})
+        day = None
+    if day is None:
+        raise FieldErrors({"date": ["Date has wrong format. Use YYYY-MM-DD."]})
+    try:
+        return date_in_range(day)
+    except ValueError as exc:
+        raise FieldErrors({"date": [str(exc)]}) from None
 
 
 @router.get("/availability/", response_model=AvailabilityOut)
