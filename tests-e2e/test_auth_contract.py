@@ -34,6 +34,11 @@ def test_register_validation_errors(gateway, users):
     assert short.status_code == 400 and "password" in short.json()
 
 
+def test_an_unknown_referral_code_is_ignored_whatever_its_length(gateway, users):
+    for code in ("REF-NOPE00", "R" * 45, "REF-" + "X" * 200_000):
+        assert users.register(referralCode=code)["user"]["id"]
+
+
 def test_invalid_credentials(gateway, users):
     email = users.unique_email()
     users.register(email=email)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 
@@ -17,6 +18,7 @@ from shared.events import Outbox
 
 ROLES = ("member", "support", "admin")
 _CODE_ALPHABET = string.ascii_uppercase + string.digits
+_CODE_FORMAT = re.compile(r"REF-[A-Z0-9]{6}")
 
 
 def new_referral_code() -> str:
@@ -48,11 +50,7 @@ async def register(session: AsyncSession, outbox: Outbox, passwords: Passwords, 
     email = email.strip().lower()
     if await find_by_email(session, email) is not None:
         raise BadRequest("User with this email already exists")
-    referred_by = None
-    if referral_code:
-        code = referral_code.strip().upper()
-        referrer = (await session.exec(select(User).where(User.referral_code == code))).first()
-        referred_by = referrer.referral_code if referrer else None
+    referred_by = await _known_referral_code(session, referral_code)
     user = User(email=email, password_hash=await passwords.hash(password), name=name,
                 phone=phone, role=role, referral_code=await _unused_code(session),
                 referred_by_code=referred_by)
@@ -67,6 +65,19 @@ async def register(session: AsyncSession, outbox: Outbox, passwords: Passwords, 
         "referralCode": user.referral_code, "referredByCode": referred_by,
     })
     return user
+
+
+async def _known_referral_code(session: AsyncSession, given: str | None) -> str | None:
+    """``given``, normalised, when it is some user's code; None for anything else.
+
+    Only a well-formed code is looked up: a value of any length or content (NUL, lone
+    surrogates) is then an unknown code, ignored, and never a value the database rejects.
+    """
+    code = (given or "").strip().upper()
+    if not _CODE_FORMAT.fullmatch(code):
+        return None
+    return (await session.exec(select(User.referral_code).where(
+        User.referral_code == code))).first()
 
 
 async def _unused_code(session: AsyncSession) -> str:
