@@ -195,11 +195,13 @@ def create_service_app(
         await asyncio.wait({connecting}, timeout=settings.bus_connect_grace_seconds)
         await relay.start()
         await pruner.start()
-        if on_startup is not None:
-            await on_startup(app)
-        log.info("service started", extra={"event": "service_started",
-                                           "service": settings.service_name})
         try:
+            # Inside the try: a start-up hook that refuses to start (auth's ADMIN_EMAIL
+            # check) still has the bus, relay and pruner stopped behind it.
+            if on_startup is not None:
+                await on_startup(app)
+            log.info("service started", extra={"event": "service_started",
+                                               "service": settings.service_name})
             yield
         finally:
             # The server has stopped taking requests and finished (or given up on) the ones

@@ -34,7 +34,8 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             app.state.issuer = TokenIssuer(settings, await load_signing_key(settings, session))
             if settings.admin_email and settings.admin_password:
                 await users.ensure_admin(session, app.state.outbox, passwords,
-                                         settings.admin_email, settings.admin_password)
+                                         settings.admin_email, settings.admin_password,
+                                         promote_existing=settings.admin_promote_existing)
 
     app = create_service_app(
         settings=settings, title="Membership Auto — auth", event_tables=event_tables,

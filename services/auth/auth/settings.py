@@ -22,6 +22,8 @@ class AuthSettings(ServiceSettings):
     jwt_issuer: str = "membership-auto-auth"
     admin_email: str = ""
     admin_password: str = ""
+    admin_promote_existing: bool = Field(
+        default=False, description="Make an existing non-admin ADMIN_EMAIL account the admin")
     password_hash_time_cost: int = 2
     password_hash_memory_kib: int = 19456
     membership_billing_days: int = 30

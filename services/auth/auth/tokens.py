@@ -123,6 +123,14 @@ class TokenIssuer:
             await session.commit()
 
 
+async def revoke_sessions(session: AsyncSession, user_id: str) -> None:
+    """Revoke every refresh token of ``user_id`` (staged; the caller commits)."""
+    await session.exec(update(RefreshToken)
+                          .where(col(RefreshToken.user_id) == user_id,
+                                 col(RefreshToken.revoked_at).is_(None))
+                          .values(revoked_at=utcnow()))
+
+
 def spent_refresh_tokens(retention: timedelta) -> PruneRule:
     """Refresh-token rows that can matter to no request any more, ``retention`` after that.
 

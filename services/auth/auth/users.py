@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import string
@@ -13,8 +14,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from auth.models import CreditedReferral, User
 from auth.passwords import Passwords
+from auth.tokens import revoke_sessions
 from shared.errors import BadRequest, NotFound, Unauthorized
 from shared.events import Outbox
+
+log = logging.getLogger("auth.users")
 
 ROLES = ("member", "support", "admin")
 _CODE_ALPHABET = string.ascii_uppercase + string.digits
@@ -118,16 +122,39 @@ async def set_role(session: AsyncSession, user_id: str, role: str) -> User:
     return user
 
 
+class AdminEmailTaken(RuntimeError):
+    """``ADMIN_EMAIL`` is the e-mail of an account that is not an admin (start-up stops)."""
+
+
 async def ensure_admin(session: AsyncSession, outbox: Outbox, passwords: Passwords,
-                       email: str, password: str) -> User:
-    """Create the bootstrap administrator, or make the existing account an admin."""
+                       email: str, password: str, *, promote_existing: bool = False) -> User:
+    """Create the bootstrap administrator; an existing admin account is left as it is.
+
+    An existing account that is not an admin belongs to whoever registered it, who knows
+    its password: promoting it silently would hand them the admin role. So start-up
+    stops, unless ``promote_existing`` says the operator means it; the account then
+    becomes the admin with ``password``, and every session of its previous owner ends.
+    """
     user = await find_by_email(session, email)
     if user is None:
         user = await register(session, outbox, passwords, email=email, password=password,
                               name="Administrator", role="admin")
     elif user.role != "admin":
+        if not promote_existing:
+            log.error("ADMIN_EMAIL belongs to an existing account that is not an admin",
+                      extra={"event": "admin_email_taken", "userId": user.id,
+                             "role": user.role})
+            raise AdminEmailTaken(
+                f"ADMIN_EMAIL {email} is the e-mail of an existing {user.role} account. "
+                "Choose another ADMIN_EMAIL, or set ADMIN_PROMOTE_EXISTING=true to make that "
+                "account the admin: its password becomes ADMIN_PASSWORD and its sessions "
+                "are revoked.")
         user.role = "admin"
+        user.password_hash = await passwords.hash(password)
         session.add(user)
+        await revoke_sessions(session, user.id)
+        log.warning("existing account promoted to admin, its password reset and its "
+                    "sessions revoked", extra={"event": "admin_promoted", "userId": user.id})
     await session.commit()
     return user
 
