@@ -2,6 +2,8 @@
 
 import jwt
 
+from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+
 
 def test_register_login_me(gateway, users, bearer):
     email = users.unique_email()
@@ -67,7 +69,8 @@ def test_jwks_verifies_the_access_token(gateway, users):
     jwks = gateway.get("/api/auth/jwks/").json()
     kid = jwt.get_unverified_header(token)["kid"]
     key = next(k for k in jwks["keys"] if k["kid"] == kid)
-    claims = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["RS256"])
+    claims = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["RS256"],
+                        issuer=DEFAULT_ISSUER, audience=DEFAULT_AUDIENCE)
     assert claims["typ"] == "access"
 
 

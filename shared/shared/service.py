@@ -232,7 +232,9 @@ def create_service_app(
     app.state.relay = relay
     app.state.pruner = pruner
     app.state.peers = {**given_peers, **own_peers}
-    app.state.verifier = AccessTokenVerifier(jwks_source or http_jwks_source(settings.jwks_url))
+    app.state.verifier = AccessTokenVerifier(jwks_source or http_jwks_source(settings.jwks_url),
+                                             issuer=settings.jwt_issuer,
+                                             audience=settings.jwt_audience)
     install_error_handlers(app)
     metrics = EventMetrics(settings.service_name, database, event_tables, bus)
     app.include_router(health_router({"database": database.ping, "broker": bus.ping,

@@ -56,7 +56,7 @@ class TokenIssuer:
         access = self._sign({
             "sub": user.id, "role": user.role, "tier": await self._active_tier(session, user),
             "typ": "access", "jti": str(uuid.uuid4()), "iss": self.settings.jwt_issuer,
-            "iat": int(now.timestamp()),
+            "aud": self.settings.jwt_audience, "iat": int(now.timestamp()),
             "exp": int((now + timedelta(seconds=self.settings.access_token_ttl_seconds))
                        .timestamp()),
         })
@@ -67,15 +67,18 @@ class TokenIssuer:
         session.add(row)
         refresh = self._sign({
             "sub": user.id, "typ": "refresh", "jti": row.jti, "fam": row.family_id,
-            "iss": self.settings.jwt_issuer, "iat": int(now.timestamp()),
-            "exp": int(row.expires_at.timestamp()),
+            "iss": self.settings.jwt_issuer, "aud": self.settings.jwt_audience,
+            "iat": int(now.timestamp()), "exp": int(row.expires_at.timestamp()),
         })
         return TokenPair(access, refresh)
 
     def _refresh_claims(self, token: str) -> dict[str, object]:
         try:
             claims = jwt.decode(token, self.key.public_key, algorithms=["RS256"],
-                                options={"require": ["exp", "jti", "sub", "typ"]})
+                                issuer=self.settings.jwt_issuer,
+                                audience=self.settings.jwt_audience,
+                                options={"require": ["exp", "jti", "sub", "typ", "iss",
+                                                     "aud"]})
         except jwt.PyJWTError as exc:
             raise Unauthorized(INVALID_REFRESH) from exc
         if claims.get("typ") != "refresh":

@@ -1,5 +1,6 @@
 """ADMIN_EMAIL at start-up: an admin is created, never silently made of someone's account."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -89,8 +90,8 @@ async def test_the_refusing_process_exits_non_zero_with_a_log_line_that_says_why
            "ADMIN_PASSWORD": ADMIN_PASSWORD, "PASSWORD_HASH_TIME_COST": "1",
            "PASSWORD_HASH_MEMORY_KIB": "1024"}
     env.pop("ADMIN_PROMOTE_EXISTING", None)
-    process = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "auth.app:create_app", "--factory",
+    process = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "uvicorn", "auth.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(free_port())],
         env=env, capture_output=True, text=True, timeout=120)
     assert process.returncode != 0
