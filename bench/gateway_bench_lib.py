@@ -141,6 +141,8 @@ def make_keys() -> tuple[str, dict, str]:
     from cryptography.hazmat.primitives.asymmetric import rsa
     from jwt.algorithms import RSAAlgorithm
 
+    from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()
@@ -148,7 +150,8 @@ def make_keys() -> tuple[str, dict, str]:
            "use": "sig"}
     now = int(time.time())
     token = jwt.encode({"sub": str(uuid.uuid4()), "role": "member", "tier": None, "iat": now,
-                        "exp": now + 7200, "jti": str(uuid.uuid4()), "typ": "access"}, key,
+                        "exp": now + 7200, "jti": str(uuid.uuid4()), "typ": "access",
+                        "iss": DEFAULT_ISSUER, "aud": DEFAULT_AUDIENCE}, key,
                        algorithm="RS256", headers={"kid": "bench"})
     return pem, {"keys": [jwk]}, token
 

@@ -2,6 +2,8 @@
 
 import jwt
 
+from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+
 
 def test_register_login_me(gateway, users, bearer):
     email = users.unique_email()
@@ -34,6 +36,11 @@ def test_register_validation_errors(gateway, users):
     assert short.status_code == 400 and "password" in short.json()
 
 
+def test_an_unknown_referral_code_is_ignored_whatever_its_length(gateway, users):
+    for code in ("REF-NOPE00", "R" * 45, "REF-" + "X" * 200_000):
+        assert users.register(referralCode=code)["user"]["id"]
+
+
 def test_invalid_credentials(gateway, users):
     email = users.unique_email()
     users.register(email=email)
@@ -62,7 +69,8 @@ def test_jwks_verifies_the_access_token(gateway, users):
     jwks = gateway.get("/api/auth/jwks/").json()
     kid = jwt.get_unverified_header(token)["kid"]
     key = next(k for k in jwks["keys"] if k["kid"] == kid)
-    claims = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["RS256"])
+    claims = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["RS256"],
+                        issuer=DEFAULT_ISSUER, audience=DEFAULT_AUDIENCE)
     assert claims["typ"] == "access"
 
 

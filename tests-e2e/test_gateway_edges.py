@@ -7,11 +7,14 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+
 
 def _token_claims(sub: str, **overrides: object) -> dict[str, object]:
     now = int(time.time())
     claims: dict[str, object] = {"sub": sub, "role": "admin", "tier": None, "typ": "access",
-                                 "jti": str(uuid.uuid4()), "iat": now, "exp": now + 600}
+                                 "jti": str(uuid.uuid4()), "iat": now, "exp": now + 600,
+                                 "iss": DEFAULT_ISSUER, "aud": DEFAULT_AUDIENCE}
     claims.update(overrides)
     return claims
 

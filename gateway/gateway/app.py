@@ -64,6 +64,8 @@ def create_app(
         jwks_source = jwks_from_auth
     verifier = AccessTokenVerifier(
         jwks_source,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
         algorithms=settings.algorithms,
         min_refresh_interval=settings.jwks_min_refresh_seconds,
     )

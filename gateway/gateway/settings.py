@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+
 SERVICES = ("auth", "vehicles", "telematics", "appointments", "engagement", "chat", "files")
 
 
@@ -26,6 +28,8 @@ class GatewaySettings(BaseSettings):
 
     jwks_path: str = "/api/auth/jwks/"
     jwt_algorithms: str = "RS256,EdDSA"
+    jwt_issuer: str = DEFAULT_ISSUER
+    jwt_audience: str = DEFAULT_AUDIENCE
     jwks_min_refresh_seconds: float = 5.0
 
     max_body_bytes: int = 1024 * 1024

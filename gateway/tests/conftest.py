@@ -22,7 +22,7 @@ from redis import Redis
 from gateway.app import create_app
 from gateway.settings import SERVICES, GatewaySettings
 from shared.testing import port_answers
-from shared.tokens import static_jwks_source
+from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER, static_jwks_source
 
 SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -35,7 +35,8 @@ def make_token(key: Any = SIGNING_KEY, *, kid: str | None = KID, alg: str = "RS2
                **claims: Any) -> str:
     now = int(time.time())
     payload = {"sub": str(uuid.uuid4()), "role": "member", "tier": None, "iat": now,
-               "exp": now + 3600, "jti": str(uuid.uuid4()), "typ": "access", **claims}
+               "exp": now + 3600, "jti": str(uuid.uuid4()), "typ": "access",
+               "iss": DEFAULT_ISSUER, "aud": DEFAULT_AUDIENCE, **claims}
     return jwt.encode(payload, key, algorithm=alg, headers={"kid": kid} if kid else {})
 
 

@@ -202,11 +202,13 @@ def create_service_app(
         await asyncio.wait({connecting}, timeout=settings.bus_connect_grace_seconds)
         await relay.start()
         await pruner.start()
-        if on_startup is not None:
-            await on_startup(app)
-        log.info("service started", extra={"event": "service_started",
-                                           "service": settings.service_name})
         try:
+            # Inside the try: a start-up hook that refuses to start (auth's ADMIN_EMAIL
+            # check) still has the bus, relay and pruner stopped behind it.
+            if on_startup is not None:
+                await on_startup(app)
+            log.info("service started", extra={"event": "service_started",
+                                               "service": settings.service_name})
             yield
         finally:
             # The server has stopped taking requests and finished (or given up on) the ones
@@ -237,7 +239,9 @@ def create_service_app(
     app.state.relay = relay
     app.state.pruner = pruner
     app.state.peers = {**given_peers, **own_peers}
-    app.state.verifier = AccessTokenVerifier(jwks_source or http_jwks_source(settings.jwks_url))
+    app.state.verifier = AccessTokenVerifier(jwks_source or http_jwks_source(settings.jwks_url),
+                                             issuer=settings.jwt_issuer,
+                                             audience=settings.jwt_audience)
     install_error_handlers(app)
     metrics = EventMetrics(settings.service_name, database, event_tables, bus)
     app.include_router(health_router({"database": database.ping, "broker": bus.ping,

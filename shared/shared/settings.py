@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.events.delivery import RetryPolicy
+from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 
 
 class ServiceSettings(BaseSettings):
@@ -26,6 +27,8 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(default="", description="Empty: SQLite file <DATA_DIR>/<service>.db")
     amqp_url: str = Field(default="memory://", description="memory:// is the in-process bus")
     jwks_url: str = Field(default="http://127.0.0.1:8001/api/auth/jwks/")
+    jwt_issuer: str = Field(default=DEFAULT_ISSUER, description="iss of every access token")
+    jwt_audience: str = Field(default=DEFAULT_AUDIENCE, description="aud of every access token")
     log_level: str = "INFO"
     outbox_poll_interval: float = 1.0
     consumer_max_attempts: int = Field(

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from shared.events import Event, MemoryBus
-from shared.tokens import JwksSource, static_jwks_source
+from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER, JwksSource, static_jwks_source
 
 LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 LOCAL_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -103,10 +103,14 @@ class TokenSigner:
     """Signs access tokens as the auth service does, for a service's own tests.
 
     The RSA key is made here; hand ``jwks_source`` to the service's ``create_app``.
+    Tokens carry the ``iss`` and ``aud`` that services accept by default.
     """
 
-    def __init__(self, kid: str = "test-key") -> None:
+    def __init__(self, kid: str = "test-key", *, issuer: str = DEFAULT_ISSUER,
+                 audience: str = DEFAULT_AUDIENCE) -> None:
         self.kid = kid
+        self.issuer = issuer
+        self.audience = audience
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
         jwk.update(kid=kid, alg="RS256", use="sig")
@@ -119,13 +123,14 @@ class TokenSigner:
 
     def token(self, user_id: str, *, role: str = "member", tier: str | None = None,
               lifetime: int = 3600, key: Any = None, **claims: Any) -> str:
-        """An RS256 access token for ``user_id``; ``claims`` override the defaults and
-        ``key`` signs with another key (a forged token)."""
+        """An RS256 access token for ``user_id``; ``claims`` override the defaults (a claim
+        given as ``...`` is left out) and ``key`` signs with another key (a forged token)."""
         now = int(time.time())
         payload = {"sub": user_id, "role": role, "tier": tier, "typ": "access",
-                   "jti": str(uuid.uuid4()), "iat": now, "exp": now + lifetime, **claims}
-        return jwt.encode(payload, key or self.key, algorithm="RS256",
-                          headers={"kid": self.kid})
+                   "jti": str(uuid.uuid4()), "iss": self.issuer, "aud": self.audience,
+                   "iat": now, "exp": now + lifetime, **claims}
+        return jwt.encode({k: v for k, v in payload.items() if v is not ...},
+                          key or self.key, algorithm="RS256", headers={"kid": self.kid})
 
 
 def port_answers(url: str, timeout: float = 0.5) -> bool:

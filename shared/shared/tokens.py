@@ -7,6 +7,10 @@ most one per ``min_refresh_interval`` seconds, concurrent refreshes share one
 fetch), so key rotation needs no restart and a flood of made-up ``kid`` values
 cannot turn into a flood of JWKS requests.
 
+A token must name the platform's auth as its issuer (``iss``) and the platform as its
+audience (``aud``): a token that another system signed, even with a key that somehow
+found its way into the JWK set, or one minted for another audience, is refused.
+
 Tokens that verified once are kept in a small bounded cache until they expire:
 the hot path of the gateway then costs a dict lookup instead of an RSA check.
 """
@@ -26,6 +30,8 @@ import jwt
 from jwt.algorithms import get_default_algorithms
 
 __all__ = [
+    "DEFAULT_AUDIENCE",
+    "DEFAULT_ISSUER",
     "AccessTokenVerifier",
     "InvalidToken",
     "JwksSource",
@@ -33,6 +39,11 @@ __all__ = [
     "http_jwks_source",
     "static_jwks_source",
 ]
+
+DEFAULT_ISSUER = "membership-auto-auth"
+"""``iss`` of the auth service's tokens (``JWT_ISSUER``, the same value everywhere)."""
+DEFAULT_AUDIENCE = "membership-auto"
+"""``aud`` of the auth service's tokens (``JWT_AUDIENCE``, the same value everywhere)."""
 
 JwksSource = Callable[[], Awaitable[dict]]
 """An async callable returning a JWK set ``{"keys": [...]}``."""
@@ -88,6 +99,8 @@ class AccessTokenVerifier:
         self,
         source: JwksSource,
         *,
+        issuer: str,
+        audience: str,
         algorithms: Iterable[str] = ("RS256", "EdDSA"),
         min_refresh_interval: float = 5.0,
         leeway: float = 5.0,
@@ -95,6 +108,8 @@ class AccessTokenVerifier:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._source = source
+        self._issuer = issuer
+        self._audience = audience
         self._algorithms = tuple(algorithms)
         if "none" in (a.lower() for a in self._algorithms):
             raise ValueError("the 'none' algorithm can never be allowed")
@@ -136,10 +151,18 @@ class AccessTokenVerifier:
                 key=key,
                 algorithms=[alg],
                 leeway=self._leeway,
-                options={"require": ["exp", "sub", "typ"], "verify_aud": False},
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": ["exp", "sub", "typ", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("Token has expired") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidToken(f"Token has no {exc.claim} claim") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise InvalidToken("Token issuer not accepted") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise InvalidToken("Token audience not accepted") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken("Invalid token") from exc
 

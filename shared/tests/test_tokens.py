@@ -14,7 +14,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
-from shared.tokens import AccessTokenVerifier, InvalidToken, Principal, static_jwks_source
+from shared.tokens import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_ISSUER,
+    AccessTokenVerifier,
+    InvalidToken,
+    JwksSource,
+    Principal,
+    static_jwks_source,
+)
 
 
 def _rsa_key() -> rsa.RSAPrivateKey:
@@ -39,7 +47,8 @@ def _jwk(private_key: Any, kid: str) -> dict[str, Any]:
 def _claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     claims = {"sub": str(uuid.uuid4()), "role": "member", "tier": "plus", "iat": now,
-              "exp": now + 3600, "jti": str(uuid.uuid4()), "typ": "access"}
+              "exp": now + 3600, "jti": str(uuid.uuid4()), "typ": "access",
+              "iss": DEFAULT_ISSUER, "aud": DEFAULT_AUDIENCE}
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not ...}
 
@@ -62,9 +71,15 @@ class CountingSource:
         return self.jwks
 
 
+def _verifying(source: JwksSource, **kwargs: Any) -> AccessTokenVerifier:
+    """A verifier of the platform's issuer and audience (the settings' defaults)."""
+    return AccessTokenVerifier(source, **{"issuer": DEFAULT_ISSUER,
+                                          "audience": DEFAULT_AUDIENCE, **kwargs})
+
+
 def _verifier(*keys: tuple[Any, str], **kwargs: Any) -> AccessTokenVerifier:
     jwks = {"keys": [_jwk(k, kid) for k, kid in keys or ((KEY, "k1"),)]}
-    return AccessTokenVerifier(static_jwks_source(jwks), **kwargs)
+    return _verifying(static_jwks_source(jwks), **kwargs)
 
 
 async def test_valid_access_token_gives_principal() -> None:
@@ -123,6 +138,25 @@ async def test_token_without_typ_is_refused() -> None:
         await _verifier().verify(_token(typ=...))
 
 
+@pytest.mark.parametrize(("claims", "message"), [
+    ({"iss": "https://someone-else.example"}, "issuer"),
+    ({"iss": ...}, "iss"),
+    ({"aud": "another-platform"}, "audience"),
+    ({"aud": ["another-platform", "a-third"]}, "audience"),
+    ({"aud": ...}, "aud"),
+])
+async def test_a_token_of_another_issuer_or_audience_is_refused(claims, message) -> None:
+    with pytest.raises(InvalidToken, match=message):
+        await _verifier().verify(_token(**claims))
+
+
+async def test_the_issuer_and_audience_are_the_verifiers_own() -> None:
+    verifier = _verifier(issuer="https://auth.example", audience="example-api")
+    await verifier.verify(_token(iss="https://auth.example", aud=["example-api", "other"]))
+    with pytest.raises(InvalidToken):
+        await verifier.verify(_token())
+
+
 async def test_token_without_kid_is_refused() -> None:
     with pytest.raises(InvalidToken):
         await _verifier().verify(_token(kid=None))
@@ -147,7 +181,7 @@ async def test_none_can_never_be_configured() -> None:
 
 async def test_keys_are_fetched_once_and_cached() -> None:
     source = CountingSource({"keys": [_jwk(KEY, "k1")]})
-    verifier = AccessTokenVerifier(source)
+    verifier = _verifying(source)
     for _ in range(3):
         await verifier.verify(_token())
     assert source.calls == 1
@@ -155,7 +189,7 @@ async def test_keys_are_fetched_once_and_cached() -> None:
 
 async def test_unknown_kid_triggers_one_refresh_and_finds_rotated_key() -> None:
     source = CountingSource({"keys": [_jwk(KEY, "k1")]})
-    verifier = AccessTokenVerifier(source, min_refresh_interval=0)
+    verifier = _verifying(source, min_refresh_interval=0)
     await verifier.verify(_token())
     source.jwks = {"keys": [_jwk(KEY, "k1"), _jwk(OTHER_KEY, "k2")]}
     principal = await verifier.verify(_token(OTHER_KEY, kid="k2"))
@@ -165,7 +199,7 @@ async def test_unknown_kid_triggers_one_refresh_and_finds_rotated_key() -> None:
 
 async def test_unknown_kid_refreshes_are_rate_limited() -> None:
     source = CountingSource({"keys": [_jwk(KEY, "k1")]})
-    verifier = AccessTokenVerifier(source, min_refresh_interval=60)
+    verifier = _verifying(source, min_refresh_interval=60)
     await verifier.verify(_token())
     for _ in range(5):
         with pytest.raises(InvalidToken):
@@ -175,7 +209,7 @@ async def test_unknown_kid_refreshes_are_rate_limited() -> None:
 
 async def test_concurrent_refreshes_are_coalesced() -> None:
     source = CountingSource({"keys": [_jwk(KEY, "k1")]}, delay=0.05)
-    verifier = AccessTokenVerifier(source)
+    verifier = _verifying(source)
     results = await asyncio.gather(*(verifier.verify(_token()) for _ in range(20)))
     assert len(results) == 20
     assert source.calls == 1
@@ -186,7 +220,7 @@ async def test_jwks_source_failure_is_invalid_token() -> None:
         raise OSError("auth is down")
 
     with pytest.raises(InvalidToken):
-        await AccessTokenVerifier(broken).verify(_token())
+        await _verifying(broken).verify(_token())
 
 
 async def test_cached_token_still_expires() -> None:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from auth import users
 from auth.api import accounts, memberships
 from auth.events import CONSUMERS
-from auth.keys import jwks, load_signing_key
+from auth.keys import SigningKeys, jwks, retired_signing_keys
 from auth.models import event_tables
 from auth.passwords import Passwords
 from auth.settings import AuthSettings
@@ -21,26 +21,31 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(settings: AuthSettings | None = None) -> FastAPI:
-    """The auth service. It verifies its own tokens with its own key, no JWKS fetch."""
+    """The auth service. It verifies its own tokens with its own keys, no JWKS fetch."""
     settings = settings or AuthSettings()
     passwords = Passwords(time_cost=settings.password_hash_time_cost,
                           memory_kib=settings.password_hash_memory_kib)
 
     async def own_jwks() -> dict[str, object]:
-        return jwks(app.state.issuer.key)
+        async with app.state.db.session() as session:
+            return jwks(*await app.state.keys.published(session))
 
     async def on_startup(app: FastAPI) -> None:
+        await app.state.keys.start()
         async with app.state.db.session() as session:
-            app.state.issuer = TokenIssuer(settings, await load_signing_key(settings, session))
             if settings.admin_email and settings.admin_password:
                 await users.ensure_admin(session, app.state.outbox, passwords,
-                                         settings.admin_email, settings.admin_password)
+                                         settings.admin_email, settings.admin_password,
+                                         promote_existing=settings.admin_promote_existing)
 
     app = create_service_app(
         settings=settings, title="Membership Auto — auth", event_tables=event_tables,
         migrations=MIGRATIONS, routers=[accounts.router, memberships.router],
         consumers=CONSUMERS, jwks_source=own_jwks, on_startup=on_startup,
         prune_rules=[spent_refresh_tokens(
-            timedelta(seconds=settings.refresh_token_retention_seconds))])
+            timedelta(seconds=settings.refresh_token_retention_seconds)),
+            retired_signing_keys(settings)])
     app.state.passwords = passwords
+    app.state.keys = SigningKeys(settings, app.state.db)
+    app.state.issuer = TokenIssuer(settings, app.state.keys)
     return app

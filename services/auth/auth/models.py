@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, String, UniqueConstraint
+from sqlalchemy import Column, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import registry
 from sqlmodel import JSON, Field, SQLModel
 
@@ -51,13 +51,22 @@ class RefreshToken(AuthTable, table=True):
 
 
 class SigningKey(AuthTable, table=True):
-    """A generated signing key, stored so every auth process signs with the same one."""
+    """A generated signing key, stored so every auth process signs with the same one.
+
+    The key without ``replaced_at`` signs; a replaced one still verifies the tokens it
+    signed until they expire (auth.keys). The database holds at most one key that is not
+    replaced, so auth processes started together cannot each pick their own.
+    """
 
     __tablename__ = "signing_keys"
+    __table_args__ = (Index("one_signing_key", text("(replaced_at IS NULL)"), unique=True,
+                            postgresql_where=text("replaced_at IS NULL"),
+                            sqlite_where=text("replaced_at IS NULL")),)
 
-    kid: str = Field(primary_key=True, max_length=64)
+    kid: str = Field(primary_key=True, max_length=64)  # auth.keys.MAX_KID_LENGTH
     private_pem: str
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    replaced_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
 
 
 class Plan(AuthTable, table=True):

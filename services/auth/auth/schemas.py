@@ -17,7 +17,9 @@ class RegisterIn(CamelModel):
     password: str = Field(max_length=1024)
     name: str = Field(default="", max_length=150)
     phone: str | None = Field(default=None, max_length=32)
-    referral_code: str | None = Field(default=None, max_length=32)
+    # No length limit: an unknown code is ignored whatever it holds (CONTRACT.md), and
+    # auth.users never sends one that is not well-formed to the database.
+    referral_code: str | None = None
 
     @field_validator("email")
     @classmethod

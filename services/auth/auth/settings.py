@@ -19,9 +19,10 @@ class AuthSettings(ServiceSettings):
     jwt_private_key: str = Field(default="", description="PEM; empty: generated and stored")
     jwt_private_key_file: str = Field(default="", description="Path to a PEM private key")
     jwt_key_id: str = Field(default="", description="kid for a configured key")
-    jwt_issuer: str = "membership-auto-auth"
     admin_email: str = ""
     admin_password: str = ""
+    admin_promote_existing: bool = Field(
+        default=False, description="Make an existing non-admin ADMIN_EMAIL account the admin")
     password_hash_time_cost: int = 2
     password_hash_memory_kib: int = 19456
     membership_billing_days: int = 30

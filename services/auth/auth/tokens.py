@@ -17,7 +17,7 @@ from sqlalchemy import Table, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from auth.keys import KeyPair
+from auth.keys import KeyPair, SigningKeys
 from auth.models import Membership, RefreshToken, User
 from auth.settings import AuthSettings
 from shared.errors import Unauthorized
@@ -36,13 +36,13 @@ class TokenPair:
 class TokenIssuer:
     """Signs tokens with the service's key and keeps the refresh-token ledger."""
 
-    def __init__(self, settings: AuthSettings, key: KeyPair) -> None:
+    def __init__(self, settings: AuthSettings, keys: SigningKeys) -> None:
         self.settings = settings
-        self.key = key
+        self.keys = keys
 
-    def _sign(self, claims: dict[str, object]) -> str:
-        return jwt.encode(claims, self.key.private_key, algorithm="RS256",
-                          headers={"kid": self.key.kid})
+    @staticmethod
+    def _sign(key: KeyPair, claims: dict[str, object]) -> str:
+        return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
 
     async def _active_tier(self, session: AsyncSession, user: User) -> str | None:
         membership = (await session.exec(select(Membership).where(
@@ -53,10 +53,11 @@ class TokenIssuer:
                     device_id: str | None = None) -> TokenPair:
         """A new access token and a new refresh token (staged; the caller commits)."""
         now = utcnow()
-        access = self._sign({
+        key = await self.keys.signing(session)
+        access = self._sign(key, {
             "sub": user.id, "role": user.role, "tier": await self._active_tier(session, user),
             "typ": "access", "jti": str(uuid.uuid4()), "iss": self.settings.jwt_issuer,
-            "iat": int(now.timestamp()),
+            "aud": self.settings.jwt_audience, "iat": int(now.timestamp()),
             "exp": int((now + timedelta(seconds=self.settings.access_token_ttl_seconds))
                        .timestamp()),
         })
@@ -65,17 +66,25 @@ class TokenIssuer:
             device_id=device_id,
             expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl_seconds))
         session.add(row)
-        refresh = self._sign({
+        refresh = self._sign(key, {
             "sub": user.id, "typ": "refresh", "jti": row.jti, "fam": row.family_id,
-            "iss": self.settings.jwt_issuer, "iat": int(now.timestamp()),
-            "exp": int(row.expires_at.timestamp()),
+            "iss": self.settings.jwt_issuer, "aud": self.settings.jwt_audience,
+            "iat": int(now.timestamp()), "exp": int(row.expires_at.timestamp()),
         })
         return TokenPair(access, refresh)
 
-    def _refresh_claims(self, token: str) -> dict[str, object]:
+    async def _refresh_claims(self, session: AsyncSession, token: str) -> dict[str, object]:
+        """The claims of a refresh token this service signed, with any key it still keeps."""
         try:
-            claims = jwt.decode(token, self.key.public_key, algorithms=["RS256"],
-                                options={"require": ["exp", "jti", "sub", "typ"]})
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = await self.keys.verifying(session, kid) if isinstance(kid, str) else None
+            if key is None:
+                raise Unauthorized(INVALID_REFRESH)
+            claims = jwt.decode(token, key.public_key, algorithms=["RS256"],
+                                issuer=self.settings.jwt_issuer,
+                                audience=self.settings.jwt_audience,
+                                options={"require": ["exp", "jti", "sub", "typ", "iss",
+                                                     "aud"]})
         except jwt.PyJWTError as exc:
             raise Unauthorized(INVALID_REFRESH) from exc
         if claims.get("typ") != "refresh":
@@ -84,7 +93,7 @@ class TokenIssuer:
 
     async def rotate(self, session: AsyncSession, token: str) -> TokenPair:
         """Trade a refresh token for a new pair; reuse of a spent token revokes its family."""
-        claims = self._refresh_claims(token)
+        claims = await self._refresh_claims(session, token)
         result = await session.exec(
             update(RefreshToken)
             .where(col(RefreshToken.jti) == claims["jti"], col(RefreshToken.used_at).is_(None),
@@ -114,13 +123,21 @@ class TokenIssuer:
     async def revoke(self, session: AsyncSession, token: str, user_id: str) -> None:
         """Log out: revoke the refresh token's family if it belongs to ``user_id``."""
         try:
-            claims = self._refresh_claims(token)
+            claims = await self._refresh_claims(session, token)
         except Unauthorized:
             return  # an unusable token is already as good as revoked
         row = await session.get(RefreshToken, str(claims["jti"]))
         if row is not None and row.user_id == user_id:
             await self.revoke_family(session, row.family_id)
             await session.commit()
+
+
+async def revoke_sessions(session: AsyncSession, user_id: str) -> None:
+    """Revoke every refresh token of ``user_id`` (staged; the caller commits)."""
+    await session.exec(update(RefreshToken)
+                          .where(col(RefreshToken.user_id) == user_id,
+                                 col(RefreshToken.revoked_at).is_(None))
+                          .values(revoked_at=utcnow()))
 
 
 def spent_refresh_tokens(retention: timedelta) -> PruneRule:

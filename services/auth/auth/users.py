@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 import string
 
@@ -12,11 +14,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from auth.models import CreditedReferral, User
 from auth.passwords import Passwords
+from auth.tokens import revoke_sessions
 from shared.errors import BadRequest, NotFound, Unauthorized
 from shared.events import Outbox
 
+log = logging.getLogger("auth.users")
+
 ROLES = ("member", "support", "admin")
 _CODE_ALPHABET = string.ascii_uppercase + string.digits
+_CODE_FORMAT = re.compile(r"REF-[A-Z0-9]{6}")
 
 
 def new_referral_code() -> str:
@@ -48,11 +54,7 @@ async def register(session: AsyncSession, outbox: Outbox, passwords: Passwords, 
     email = email.strip().lower()
     if await find_by_email(session, email) is not None:
         raise BadRequest("User with this email already exists")
-    referred_by = None
-    if referral_code:
-        code = referral_code.strip().upper()
-        referrer = (await session.exec(select(User).where(User.referral_code == code))).first()
-        referred_by = referrer.referral_code if referrer else None
+    referred_by = await _known_referral_code(session, referral_code)
     user = User(email=email, password_hash=await passwords.hash(password), name=name,
                 phone=phone, role=role, referral_code=await _unused_code(session),
                 referred_by_code=referred_by)
@@ -67,6 +69,19 @@ async def register(session: AsyncSession, outbox: Outbox, passwords: Passwords, 
         "referralCode": user.referral_code, "referredByCode": referred_by,
     })
     return user
+
+
+async def _known_referral_code(session: AsyncSession, given: str | None) -> str | None:
+    """``given``, normalised, when it is some user's code; None for anything else.
+
+    Only a well-formed code is looked up: a value of any length or content (NUL, lone
+    surrogates) is then an unknown code, ignored, and never a value the database rejects.
+    """
+    code = (given or "").strip().upper()
+    if not _CODE_FORMAT.fullmatch(code):
+        return None
+    return (await session.exec(select(User.referral_code).where(
+        User.referral_code == code))).first()
 
 
 async def _unused_code(session: AsyncSession) -> str:
@@ -107,16 +122,39 @@ async def set_role(session: AsyncSession, user_id: str, role: str) -> User:
     return user
 
 
+class AdminEmailTaken(RuntimeError):
+    """``ADMIN_EMAIL`` is the e-mail of an account that is not an admin (start-up stops)."""
+
+
 async def ensure_admin(session: AsyncSession, outbox: Outbox, passwords: Passwords,
-                       email: str, password: str) -> User:
-    """Create the bootstrap administrator, or make the existing account an admin."""
+                       email: str, password: str, *, promote_existing: bool = False) -> User:
+    """Create the bootstrap administrator; an existing admin account is left as it is.
+
+    An existing account that is not an admin belongs to whoever registered it, who knows
+    its password: promoting it silently would hand them the admin role. So start-up
+    stops, unless ``promote_existing`` says the operator means it; the account then
+    becomes the admin with ``password``, and every session of its previous owner ends.
+    """
     user = await find_by_email(session, email)
     if user is None:
         user = await register(session, outbox, passwords, email=email, password=password,
                               name="Administrator", role="admin")
     elif user.role != "admin":
+        if not promote_existing:
+            log.error("ADMIN_EMAIL belongs to an existing account that is not an admin",
+                      extra={"event": "admin_email_taken", "userId": user.id,
+                             "role": user.role})
+            raise AdminEmailTaken(
+                f"ADMIN_EMAIL {email} is the e-mail of an existing {user.role} account. "
+                "Choose another ADMIN_EMAIL, or set ADMIN_PROMOTE_EXISTING=true to make that "
+                "account the admin: its password becomes ADMIN_PASSWORD and its sessions "
+                "are revoked.")
         user.role = "admin"
+        user.password_hash = await passwords.hash(password)
         session.add(user)
+        await revoke_sessions(session, user.id)
+        log.warning("existing account promoted to admin, its password reset and its "
+                    "sessions revoked", extra={"event": "admin_promoted", "userId": user.id})
     await session.commit()
     return user
 

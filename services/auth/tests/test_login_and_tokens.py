@@ -2,6 +2,10 @@
 
 import jwt
 
+from auth.app import create_app
+from shared.testing import serve_in_process
+from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+
 
 async def test_login_returns_tokens_and_user(client, api):
     registered = await api.register(email="login@example.com")
@@ -35,6 +39,7 @@ async def test_access_token_is_rs256_with_kid_and_contract_claims(client, api):
     assert claims["sub"] == body["user"]["id"] and claims["typ"] == "access"
     assert claims["role"] == "member" and claims["tier"] is None
     assert claims["exp"] - claims["iat"] == 3600 and claims["jti"]
+    assert (claims["iss"], claims["aud"]) == (DEFAULT_ISSUER, DEFAULT_AUDIENCE)
     jwks = (await client.get("/api/auth/jwks/")).json()
     assert [key["kid"] for key in jwks["keys"]] == [header["kid"]]
 
@@ -91,3 +96,33 @@ async def test_logout_needs_a_bearer_token(client, api):
     body = await api.register()
     response = await client.post("/api/auth/logout/", json={"refreshToken": body["refreshToken"]})
     assert response.status_code == 401
+
+
+async def test_tokens_carry_the_configured_issuer_and_audience(
+        database_url, auth_settings_factory, api_factory, bearer):
+    settings = auth_settings_factory(database_url, jwt_issuer="https://auth.example",
+                                     jwt_audience="example-api")
+    async with serve_in_process(create_app(settings)) as client:
+        body = await api_factory(client).register()
+        me = await client.get("/api/auth/me/", headers=bearer(body["accessToken"]))
+        refreshed = await client.post("/api/auth/refresh/",
+                                      json={"refreshToken": body["refreshToken"]})
+    for token in (body["accessToken"], body["refreshToken"]):
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert (claims["iss"], claims["aud"]) == ("https://auth.example", "example-api")
+    assert me.status_code == 200 and refreshed.status_code == 200
+
+
+async def test_tokens_of_another_issuer_or_audience_are_refused(
+        database_url, auth_settings_factory, api_factory, bearer):
+    # The same database, so the same signing key: only iss and aud differ.
+    other = auth_settings_factory(database_url, jwt_issuer="https://elsewhere.example",
+                                  jwt_audience="elsewhere")
+    async with serve_in_process(create_app(other)) as client:
+        foreign = await api_factory(client).register()
+    async with serve_in_process(create_app(auth_settings_factory(database_url))) as client:
+        me = await client.get("/api/auth/me/", headers=bearer(foreign["accessToken"]))
+        refreshed = await client.post("/api/auth/refresh/",
+                                      json={"refreshToken": foreign["refreshToken"]})
+    assert me.status_code == 401 and "issuer" in me.json()["error"]
+    assert refreshed.status_code == 401

@@ -2,6 +2,10 @@
 
 import re
 
+import pytest
+
+from shared.testing import EventRecorder, wait_until
+
 
 async def test_register_returns_tokens_and_the_user(client, api):
     body = await api.register(name="John Doe", phone="+1234567890")
@@ -49,6 +53,30 @@ async def test_duplicate_email_is_rejected_case_insensitively(client, api):
 async def test_unknown_referral_code_is_ignored(client, api):
     body = await api.register(referralCode="REF-NOPE00")
     assert body["user"]["id"]
+
+
+@pytest.mark.parametrize("code", ["R" * 45, "REF-" + "X" * 100_000, "ref-abc\\u0000def",
+                                  "\\ud800REF-ABCDEF", "\\u0001\\u007f", "", "   "])
+async def test_an_unknown_referral_code_of_any_length_or_content_is_ignored(client, api, code):
+    # Sent as raw JSON: the escapes reach the service as NUL, a lone surrogate, controls.
+    email = api.unique_email()
+    body = f'{{"email": "{email}", "password": "password123", "referralCode": "{code}"}}'
+    response = await client.post("/api/auth/register/", content=body.encode(),
+                                 headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.json()["user"]["email"] == email
+
+
+async def test_a_known_referral_code_is_matched_whatever_its_case_and_spaces(client, api):
+    recorder = await EventRecorder().start("user.registered")
+    referrer = (await api.register())["user"]
+    referred = (await api.register(referralCode=f"  {referrer['referralCode'].lower()} "))
+    await wait_until(lambda: any(e.data["userId"] == referred["user"]["id"]
+                                 for e in recorder.of("user.registered")))
+    await recorder.close()
+    event = next(e for e in recorder.of("user.registered")
+                 if e.data["userId"] == referred["user"]["id"])
+    assert event.data["referredByCode"] == referrer["referralCode"]
 
 
 async def test_malformed_json_is_a_400_not_a_422(client, api):

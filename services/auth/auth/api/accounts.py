@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from auth import users
-from auth.api.deps import CurrentUser, Issuer, PasswordsDep
+from auth.api.deps import CurrentUser, Issuer, Keys, PasswordsDep
 from auth.keys import jwks
 from auth.schemas import (
     JwksOut,
@@ -19,7 +19,7 @@ from auth.schemas import (
     UserOut,
 )
 from shared.auth import require_role
-from shared.deps import DbSession, OutboxDep
+from shared.deps import DbSession, OutboxDep, ReadSession
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -71,8 +71,8 @@ async def update_me(body: ProfilePatch, user: CurrentUser, session: DbSession) -
 
 
 @router.get("/jwks/", response_model=JwksOut)
-async def get_jwks(request: Request) -> JwksOut:
-    return JwksOut.model_validate(jwks(request.app.state.issuer.key))
+async def get_jwks(keys: Keys, session: ReadSession) -> JwksOut:
+    return JwksOut.model_validate(jwks(*await keys.published(session)))
 
 
 @router.post("/users/{user_id}/role/", response_model=UserOut,

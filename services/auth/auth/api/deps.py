@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from auth.keys import SigningKeys
 from auth.models import User
 from auth.passwords import Passwords
 from auth.settings import AuthSettings
@@ -18,6 +19,11 @@ from shared.errors import Unauthorized
 def get_issuer(request: Request) -> TokenIssuer:
     issuer: TokenIssuer = request.app.state.issuer
     return issuer
+
+
+def get_keys(request: Request) -> SigningKeys:
+    keys: SigningKeys = request.app.state.keys
+    return keys
 
 
 def get_passwords(request: Request) -> Passwords:
@@ -39,6 +45,7 @@ async def get_current_user(principal: CurrentPrincipal, session: DbSession) -> U
 
 
 Issuer = Annotated[TokenIssuer, Depends(get_issuer)]
+Keys = Annotated[SigningKeys, Depends(get_keys)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 SettingsDep = Annotated[AuthSettings, Depends(get_settings)]
 CurrentUser = Annotated[User, Depends(get_current_user)]

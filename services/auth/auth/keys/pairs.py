@@ -1,28 +1,19 @@
-"""The RS256 signing key: configured (env or file), or generated once and stored.
-
-Storing a generated key in the service's own database means every auth
-process signs with the same key and tokens survive a restart.
-"""
+"""An RSA key pair as auth uses it: the private key signs, its public JWK verifies."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from auth.models import SigningKey
-from auth.settings import AuthSettings
+MAX_KID_LENGTH = 64
+"""The longest key id stored (the `signing_keys.kid` column)."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +29,8 @@ class KeyPair:
     public_jwk: dict[str, Any]
 
 
-def _key_pair(private_pem: str, kid: str = "") -> KeyPair:
+def key_pair(private_pem: str, kid: str = "") -> KeyPair:
+    """The pair of a PEM private key; its kid is ``kid``, or the key's own thumbprint."""
     private_key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     if not isinstance(private_key, rsa.RSAPrivateKey):
         raise ValueError("the signing key must be an RSA private key (RS256)")
@@ -58,28 +50,6 @@ def generate_private_pem() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode()
-
-
-async def load_signing_key(settings: AuthSettings, session: AsyncSession) -> KeyPair:
-    """The configured key if there is one, else the stored one (generated on first start)."""
-    if settings.jwt_private_key:
-        return _key_pair(settings.jwt_private_key, settings.jwt_key_id)
-    if settings.jwt_private_key_file:
-        pem = await asyncio.to_thread(Path(settings.jwt_private_key_file).read_text)
-        return _key_pair(pem, settings.jwt_key_id)
-    stored = (await session.exec(select(SigningKey).order_by(col(SigningKey.created_at)))).first()
-    if stored is None:
-        pair = _key_pair(generate_private_pem())
-        session.add(SigningKey(kid=pair.kid, private_pem=pair.private_pem))
-        try:
-            await session.commit()
-        except IntegrityError:
-            await session.rollback()
-        # Another auth process may have stored its key first: everyone uses the oldest.
-        stored = (await session.exec(
-            select(SigningKey).order_by(col(SigningKey.created_at)))).first()
-        assert stored is not None
-    return _key_pair(stored.private_pem, stored.kid)
 
 
 def jwks(*pairs: KeyPair) -> dict[str, Any]:
