@@ -109,7 +109,7 @@ def aiohttp_forwarder(upstream: str) -> Any:
 
 
 def http1_forwarder(upstream: str) -> Any:
-    from gateway.upstreams import HttpUpstream
+    from gateway.http_upstream import HttpUpstream
 
     target = HttpUpstream("auth", [upstream])
 

@@ -8,13 +8,14 @@ and the gateway calls them in-process instead of over TCP.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from starlette.types import ASGIApp
 
 from gateway.client_address import ClientAddress
 from gateway.dispatch import Gateway
 from gateway.edge_limits import EdgeLimits
+from gateway.http_upstream import HopTimeouts, HttpUpstream
 from gateway.lifespan import LocalLifespans
 from gateway.observability import GatewayMetrics
 from gateway.openapi import SchemaAggregator
@@ -22,7 +23,8 @@ from gateway.proxy import EdgePolicy, HttpProxy
 from gateway.ratelimit import LimitStore, MemoryLimitStore, Window
 from gateway.ratelimit_redis import RedisLimitStore
 from gateway.settings import SERVICES, GatewaySettings
-from gateway.upstreams import LocalUpstream, build_upstreams, fetch_json
+from gateway.upstream_pool import PoolLimits
+from gateway.upstreams import LocalUpstream, MissingUpstream, Upstream, fetch_json
 from shared.logging import configure_logging
 from shared.tokens import AccessTokenVerifier, JwksSource
 
@@ -46,14 +48,8 @@ def create_app(
     """
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.log_level)
-    upstreams = build_upstreams(
-        SERVICES,
-        settings.upstream_urls,
-        local_apps,
-        timeout=settings.upstream_timeout_seconds,
-        connect_timeout=settings.upstream_connect_timeout_seconds,
-        max_idle=settings.upstream_max_idle_connections,
-    )
+    upstreams = build_upstreams(SERVICES, settings.upstream_urls, local_apps,
+                                limits=settings.pool_limits, timeouts=settings.hop_timeouts)
     if jwks_source is None:
         auth = upstreams["auth"]
         jwks_path = settings.jwks_path
@@ -73,6 +69,7 @@ def create_app(
     policy = EdgePolicy(
         max_body_bytes=settings.max_body_bytes,
         max_body_bytes_telemetry=settings.max_body_bytes_telemetry,
+        request_body_timeout_seconds=settings.request_body_timeout_seconds,
         limits=limits,
         client_address=ClientAddress(settings.forwarded_allow_ips, settings.forwarded_header),
         unavailable_retry_after_seconds=settings.upstream_unavailable_retry_after_seconds,
@@ -118,3 +115,24 @@ def edge_limits(settings: GatewaySettings) -> EdgeLimits:
             settings.rate_limit_register_per_ip_window_seconds),
         fallback=MemoryLimitStore(),
     )
+
+
+def build_upstreams(
+    services: tuple[str, ...],
+    urls_for: Callable[[str], list[str]],
+    local_apps: Mapping[str, ASGIApp] | None,
+    *,
+    limits: PoolLimits,
+    timeouts: HopTimeouts,
+) -> dict[str, Upstream]:
+    """One upstream per service: in-process when its app is given, else HTTP, else missing."""
+    upstreams: dict[str, Upstream] = {}
+    for service in services:
+        if local_apps and service in local_apps:
+            upstreams[service] = LocalUpstream(service, local_apps[service],
+                                               timeout=timeouts.response_head)
+        elif urls := urls_for(service):
+            upstreams[service] = HttpUpstream(service, urls, limits=limits, timeouts=timeouts)
+        else:
+            upstreams[service] = MissingUpstream(service)
+    return upstreams

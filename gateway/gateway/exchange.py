@@ -14,13 +14,13 @@ JSON_HEADERS = (b"content-type", b"application/json")
 class Exchange:
     """What the layers of one request need to know about each other.
 
-    ``status`` is 0 until the response head was sent; ``discard`` makes the gateway's
-    ``send`` drop what the service sends (its body went over the limit: the gateway
-    answers 413 itself).
+    ``status`` is 0 until the response head was sent. ``refusal`` is the gateway's own
+    answer once it stopped the request body (over the limit: 413, too slow: 408); from then
+    on ``discard`` makes the gateway's ``send`` drop whatever the service still sends.
     """
 
     __slots__ = ("request_id", "request_id_bytes", "service", "status", "started_at",
-                 "too_large", "discard")
+                 "refusal", "discard")
 
     def __init__(self, request_id: str, started_at: float) -> None:
         self.request_id = request_id
@@ -28,8 +28,12 @@ class Exchange:
         self.service = "gateway"
         self.status = 0
         self.started_at = started_at
-        self.too_large = False
+        self.refusal: tuple[int, str] | None = None
         self.discard = False
+
+    def refuse(self, status: int, message: str) -> None:
+        self.refusal = (status, message)
+        self.discard = True
 
 
 async def send_error(send: Send, status: int, message: str,

@@ -7,17 +7,14 @@ This client does only what a reverse proxy needs: write a request head and body 
 a pooled connection, parse the response with httptools (the parser uvicorn uses),
 hand back the status, the raw headers and the body chunks as they arrive.
 
-One :class:`ConnectionPool` per upstream base URL keeps idle connections (LIFO, so
-the warmest connection is reused); a connection goes back to the pool only when its
-response was read to the end and the upstream allowed keep-alive.
+Pooling (bounds, recycling, re-resolving) is ``gateway.upstream_pool``'s; a connection
+here only knows what it sent, what it received and how old it is.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections import deque
-from urllib.parse import urlsplit
 
 import httptools
 
@@ -40,13 +37,18 @@ class ResponseTimeout(Exception):
     """No response head arrived within the timeout."""
 
 
+class StreamIdle(Exception):
+    """A response body stopped: no byte for longer than the stream idle timeout."""
+
+
 class Connection(asyncio.Protocol):
     """One HTTP/1.1 connection; serves one request at a time."""
 
     __slots__ = (
         "transport", "closed", "_parser", "_status", "_headers", "_keep_alive", "_head",
         "_chunks", "_buffered", "_body_waiter", "_complete", "_error", "_paused",
-        "_loop", "_received_any", "reused",
+        "_loop", "_received_any", "_write_paused", "_drain_waiter", "reused",
+        "created_at", "idle_since", "requests",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -54,6 +56,10 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.reused = False
+        self.created_at = self.idle_since = loop.time()
+        self.requests = 0
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -90,6 +96,14 @@ class Connection(asyncio.Protocol):
         self.closed = True
         if not self._complete:
             self._fail(UpstreamClosed("upstream closed the connection"))
+        self._wake_writer(UpstreamClosed("upstream closed while we sent the body"))
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_writer(None)
 
     # -- httptools callbacks ----------------------------------------------------------
 
@@ -122,6 +136,14 @@ class Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def _wake_writer(self, exc: BaseException | None) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            if exc is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(exc)
+
     def _fail(self, exc: BaseException) -> None:
         if self._error is None:
             self._error = exc
@@ -140,6 +162,7 @@ class Connection(asyncio.Protocol):
         """Prepare for a new response; returns the future resolved when its head arrives."""
         if self.reused:
             self._reset()
+        self.requests += 1
         self._head = self._loop.create_future()
         return self._head
 
@@ -147,6 +170,18 @@ class Connection(asyncio.Protocol):
         if self.closed or self.transport is None:
             raise UpstreamClosed("upstream connection is closed")
         self.transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the upstream has taken what was written (the transport's flow control)."""
+        if self.closed:
+            raise UpstreamClosed("upstream closed while we sent the body")
+        if not self._write_paused:
+            return
+        self._drain_waiter = self._loop.create_future()
+        try:
+            await self._drain_waiter
+        finally:
+            self._drain_waiter = None
 
     @property
     def received_any(self) -> bool:
@@ -181,8 +216,9 @@ class Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
-    async def next_body_chunk(self) -> bytes | None:
-        """The next part of the body, or ``None`` after the last part."""
+    async def next_body_chunk(self, idle_timeout: float) -> bytes | None:
+        """The next part of the body, or ``None`` after the last part; :class:`StreamIdle`
+        when none arrives within ``idle_timeout`` seconds."""
         while True:
             if self._chunks:
                 return self.take_buffered_body()
@@ -190,58 +226,17 @@ class Connection(asyncio.Protocol):
                 return None
             if self._error is not None:
                 raise self._error
-            self._body_waiter = self._loop.create_future()
+            waiter = self._body_waiter = self._loop.create_future()
+            timer = self._loop.call_later(idle_timeout, expire, waiter, StreamIdle)
             try:
-                await self._body_waiter
+                await waiter
             finally:
+                timer.cancel()
                 self._body_waiter = None
 
 
-class ConnectionPool:
-    """Keep-alive connections to one upstream base URL."""
-
-    def __init__(self, base_url: str, *, max_idle: int = 64, connect_timeout: float = 5.0) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) base URL: {base_url!r}")
-        self.base_url = base_url
-        self.host = parts.hostname
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.ssl: ssl.SSLContext | None = (
-            ssl.create_default_context() if parts.scheme == "https" else None)
-        self.path_prefix = parts.path.rstrip("/").encode()
-        self.host_header = parts.netloc.encode()
-        self._idle: deque[Connection] = deque()
-        self._max_idle = max_idle
-        self._connect_timeout = connect_timeout
-
-    async def acquire(self) -> Connection:
-        idle = self._idle
-        while idle:
-            conn = idle.pop()
-            if not conn.closed:
-                return conn
-        return await self.connect()
-
-    async def connect(self) -> Connection:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(self._connect_timeout):
-                _, protocol = await loop.create_connection(
-                    lambda: Connection(loop), self.host, self.port, ssl=self.ssl)
-        except (OSError, TimeoutError) as exc:
-            raise UpstreamConnectError(f"{self.base_url}: {exc}") from exc
-        return protocol
-
-    def release(self, conn: Connection) -> None:
-        """Give ``conn`` back if it can carry another request, else close it."""
-        if conn.closed or not conn.complete or not conn.keep_alive or conn.transport is None \
-                or len(self._idle) >= self._max_idle:
-            conn.close()
-            return
-        conn.reused = True
-        self._idle.append(conn)
-
-    def close(self) -> None:
-        while self._idle:
-            self._idle.pop().close()
+def expire(future: asyncio.Future[None], exception: type[Exception]) -> None:
+    """A timer's callback: fail ``future`` with ``exception`` unless it is done (cheaper on
+    the hot path than ``asyncio.wait_for``)."""
+    if not future.done():
+        future.set_exception(exception())

@@ -9,6 +9,7 @@ for those two, settle the slot by auth's answer. Every refusal is the contract's
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 from gateway.client_address import ClientAddress
 from gateway.edge_limits import EdgeLimits
 from gateway.exchange import Exchange, send_error
+from gateway.http_upstream import StreamCut
 from gateway.ratelimit import LimitStoreUnavailable
 from gateway.routing import LOGIN_PATH, REGISTER_PATH, TELEMETRY_PREFIX, Route, is_public
 from gateway.upstreams import ClientGone, Upstream, UpstreamError
@@ -49,11 +51,12 @@ def is_forwardable(name: bytes) -> bool:
 
 @dataclass
 class EdgePolicy:
-    """Body limits, rate limits, who the client is and a 503's ``Retry-After``: one set per
-    gateway."""
+    """Body limits and deadline, rate limits, who the client is and a 503's ``Retry-After``:
+    one set per gateway."""
 
     max_body_bytes: int
     max_body_bytes_telemetry: int
+    request_body_timeout_seconds: float
     limits: EdgeLimits
     client_address: ClientAddress
     unavailable_retry_after_seconds: int
@@ -108,9 +111,10 @@ class HttpProxy:
             if declared > limit:
                 await send_error(send, 413, _too_large_message(limit))
                 return
-        else:
-            receive = _counting_receive(receive, limit, exchange) if method not in (
-                "GET", "HEAD") else receive
+        if method not in ("GET", "HEAD"):
+            # uvicorn holds a declared Content-Length to its word; only a chunked body is counted.
+            receive = _guarded_receive(receive, exchange, self.policy.request_body_timeout_seconds,
+                                       limit if content_length is None else None)
 
         upstream_scope = dict(scope)
         upstream_scope["headers"] = headers
@@ -125,35 +129,33 @@ class HttpProxy:
             return
         if method == "POST" and path == REGISTER_PATH:
             await self._register(upstream_scope, receive, send, route, exchange,
-                                 self.policy.client_address.of(scope), limit)
+                                 self.policy.client_address.of(scope))
             return
-        await self.forward(route.service, upstream_scope, receive, send, exchange, limit)
+        await self.forward(route.service, upstream_scope, receive, send, exchange)
 
     async def forward(self, service: str, scope: Scope, receive: Receive, send: Send,
-                      exchange: Exchange, limit: int) -> None:
+                      exchange: Exchange) -> None:
         upstream = self.upstreams[service]
         try:
             await upstream.handle_http(scope, receive, send)
         except UpstreamError as exc:
-            if self.metrics is not None:
-                self.metrics.upstream_error(service, exc.kind)  # type: ignore[attr-defined]
-            log.warning("upstream failed", extra={"event": "upstream_error", "upstream": service,
-                                                  "kind": exc.kind, "detail": exc.detail})
-            if exchange.too_large:
-                exchange.discard = False
-                await send_error(send, 413, _too_large_message(limit))
-            elif not exchange.status:
+            self._upstream_failed(service, exc.kind, exc.detail)
+            if exchange.refusal is None and not exchange.status:
                 await send_error(send, exc.status, exc.message,
                                  self._unavailable_headers if exc.status == 503 else ())
+        except StreamCut as exc:
+            # Returning with the response unfinished makes uvicorn drop the connection.
+            self._upstream_failed(service, "stream_cut", str(exc))
+            return
         except ClientGone:
-            if exchange.too_large and not exchange.status:
-                exchange.discard = False
-                await send_error(send, 413, _too_large_message(limit))
-        else:
-            if exchange.too_large:
-                exchange.discard = False
-                if exchange.status == 0:
-                    await send_error(send, 413, _too_large_message(limit))
+            pass
+        await _send_refusal(send, exchange)
+
+    def _upstream_failed(self, service: str, kind: str, detail: str) -> None:
+        if self.metrics is not None:
+            self.metrics.upstream_error(service, kind)  # type: ignore[attr-defined]
+        log.warning("upstream failed", extra={"event": "upstream_error", "upstream": service,
+                                              "kind": kind, "detail": detail})
 
     async def _authorized(self, authorization: bytes, send: Send) -> bool:
         scheme, _, token = authorization.partition(b" ")
@@ -174,7 +176,11 @@ class HttpProxy:
 
     async def _login(self, scope: Scope, receive: Receive, send: Send, route: Route,
                      exchange: Exchange, client_ip: str, limit: int) -> None:
-        body = await _read_body(receive, limit)
+        try:
+            body = await _read_body(receive, limit)
+        except ClientGone:
+            await _send_refusal(send, exchange)
+            return
         if body is None:
             await send_error(send, 413, _too_large_message(limit))
             return
@@ -198,13 +204,12 @@ class HttpProxy:
                             "Too many failed login attempts, try again later")
             return
         try:
-            await self.forward(route.service, scope, _replay(body, receive), send, exchange,
-                               limit)
+            await self.forward(route.service, scope, _replay(body, receive), send, exchange)
         finally:
             await limits.settle_login(reservation, exchange.status)
 
     async def _register(self, scope: Scope, receive: Receive, send: Send, route: Route,
-                        exchange: Exchange, client_ip: str, limit: int) -> None:
+                        exchange: Exchange, client_ip: str) -> None:
         limits = self.policy.limits
         reservation = await limits.reserve_registration(client_ip)
         if reservation.retry_after:
@@ -212,7 +217,7 @@ class HttpProxy:
             await _too_many(send, reservation.retry_after,
                             "Too many registrations, try again later")
             return
-        await self.forward(route.service, scope, receive, send, exchange, limit)
+        await self.forward(route.service, scope, receive, send, exchange)
         await limits.settle_registration(reservation, exchange.status)
 
     def _reject(self, reason: str) -> None:
@@ -261,24 +266,47 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _counting_receive(receive: Receive, limit: int, exchange: Exchange) -> Receive:
-    """A ``receive`` that stops the body (as a disconnect) once it goes over ``limit``."""
-    size = 0
+async def _send_refusal(send: Send, exchange: Exchange) -> None:
+    """The gateway's own answer when it stopped the request body, unless one went out."""
+    if exchange.refusal is not None:
+        exchange.discard = False
+        if not exchange.status:
+            await send_error(send, *exchange.refusal)
 
-    async def counting() -> Message:
-        nonlocal size
-        if exchange.too_large:
-            return {"type": "http.disconnect"}
-        message = await receive()
+
+_DISCONNECT: Message = {"type": "http.disconnect"}
+
+
+def _guarded_receive(receive: Receive, exchange: Exchange, timeout: float,
+                     limit: int | None) -> Receive:
+    """A ``receive`` that ends the body (as a disconnect) when it is not all in within
+    ``timeout`` seconds (408) or goes over ``limit`` bytes (413): a slow or endless body
+    holds no upstream connection past that."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    size = 0
+    body_done = False
+
+    async def guarded() -> Message:
+        nonlocal size, body_done
+        if exchange.refusal is not None:
+            return _DISCONNECT
+        if body_done:  # what follows the body is the disconnect: no deadline on that
+            return await receive()
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            exchange.refuse(408, "Request body not received in time")
+            return _DISCONNECT
         if message["type"] == "http.request":
+            body_done = not message.get("more_body", False)
             size += len(message.get("body", b""))
-            if size > limit:
-                exchange.too_large = True
-                exchange.discard = True  # whatever the service answers now is dropped
-                return {"type": "http.disconnect"}
+            if limit is not None and size > limit:
+                exchange.refuse(413, _too_large_message(limit))
+                return _DISCONNECT
         return message
 
-    return counting
+    return guarded
 
 
 def _email_of(body: bytes) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.http_upstream import HopTimeouts
+from gateway.upstream_pool import PoolLimits
 from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 
 SERVICES = ("auth", "vehicles", "telematics", "appointments", "engagement", "chat", "files")
@@ -34,9 +36,23 @@ class GatewaySettings(BaseSettings):
 
     max_body_bytes: int = 1024 * 1024
     max_body_bytes_telemetry: int = 8 * 1024 * 1024
-    upstream_timeout_seconds: float = 30.0
-    upstream_connect_timeout_seconds: float = 5.0
+    # The upstream hop (README, "The gateway's hop"): each deadline is its own setting.
+    upstream_timeout_seconds: float = 30.0  # for the response head: 504
+    upstream_connect_timeout_seconds: float = 5.0  # 504
+    upstream_stream_idle_timeout_seconds: float = 30.0  # silence mid-response: the stream is cut
+    request_body_timeout_seconds: float = 60.0  # for the client's whole body: 408
+    # Per upstream base URL: past max connections a request waits up to the pool timeout,
+    # then 503 with Retry-After.
+    upstream_max_connections: int = 256
+    upstream_pool_timeout_seconds: float = 5.0
     upstream_max_idle_connections: int = 64
+    # Below uvicorn's 5 s keep-alive: the gateway retires an idle connection before the
+    # service closes it under a request.
+    upstream_idle_timeout_seconds: float = 4.0
+    # Recycling and re-resolving let a replica added later take its share within seconds.
+    upstream_connection_max_age_seconds: float = 10.0
+    upstream_connection_max_requests: int = 1000
+    upstream_resolve_interval_seconds: float = 5.0
     # What a 503 for a service that is down or not deployed tells clients to wait: about
     # the time `make up` (or an orchestrator) takes to bring a crashed process back.
     upstream_unavailable_retry_after_seconds: int = 2
@@ -73,6 +89,24 @@ class GatewaySettings(BaseSettings):
         """The base URLs configured for ``service`` (empty list: not deployed)."""
         raw: str = getattr(self, f"upstream_{service}")
         return [url.strip().rstrip("/") for url in raw.split(",") if url.strip()]
+
+    @property
+    def pool_limits(self) -> PoolLimits:
+        return PoolLimits(
+            max_connections=self.upstream_max_connections,
+            max_idle=self.upstream_max_idle_connections,
+            pool_timeout=self.upstream_pool_timeout_seconds,
+            connect_timeout=self.upstream_connect_timeout_seconds,
+            idle_timeout=self.upstream_idle_timeout_seconds,
+            max_age=self.upstream_connection_max_age_seconds,
+            max_requests=self.upstream_connection_max_requests,
+            resolve_interval=self.upstream_resolve_interval_seconds,
+        )
+
+    @property
+    def hop_timeouts(self) -> HopTimeouts:
+        return HopTimeouts(response_head=self.upstream_timeout_seconds,
+                           stream_idle=self.upstream_stream_idle_timeout_seconds)
 
     @property
     def cors_origins(self) -> list[str]:

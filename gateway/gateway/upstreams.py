@@ -10,30 +10,13 @@ those into the contract's JSON 502/503/504.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.http1 import (
-    ConnectionPool,
-    ResponseTimeout,
-    UpstreamClosed,
-    UpstreamConnectError,
-    UpstreamProtocolError,
-)
-
 log = logging.getLogger("gateway.upstreams")
-
-# Response headers that describe the upstream connection, not the response.
-_HOP_BY_HOP = frozenset({
-    b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te",
-    b"trailer", b"upgrade", b"proxy-authenticate",
-})
-
 
 class UpstreamError(Exception):
     """The service could not produce a response; ``status`` is what the client gets."""
@@ -41,10 +24,12 @@ class UpstreamError(Exception):
     status = 502
     kind = "bad_response"
 
-    def __init__(self, service: str, detail: str = "") -> None:
+    def __init__(self, service: str, detail: str = "", *, kind: str = "") -> None:
         super().__init__(detail or service)
         self.service = service
         self.detail = detail
+        if kind:  # what metrics and logs call it, when more precise than the class's
+            self.kind = kind
 
     @property
     def message(self) -> str:
@@ -153,187 +138,6 @@ class LocalUpstream:
         return None
 
 
-class HttpUpstream:
-    """A service reached over HTTP/1.1 keep-alive, round-robin over its base URLs."""
-
-    def __init__(self, name: str, base_urls: list[str], *, timeout: float = 30.0,
-                 connect_timeout: float = 5.0, max_idle: int = 64) -> None:
-        if not base_urls:
-            raise ValueError("at least one base URL")
-        self.name = name
-        self.base_urls = base_urls
-        self.pools = [ConnectionPool(url, max_idle=max_idle, connect_timeout=connect_timeout)
-                      for url in base_urls]
-        self._next = itertools.cycle(self.pools).__next__
-        self.timeout = timeout
-
-    def next_pool(self) -> ConnectionPool:
-        return self._next()
-
-    async def handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        pool = self._next()
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ClientGone()
-        body: bytes = message.get("body", b"")
-        more_body: bool = message.get("more_body", False)
-        head = _request_head(scope, pool, body, more_body)
-
-        conn = await self._acquire(pool)
-        try:
-            try:
-                await self._send_request(conn, head, body, more_body, receive)
-            except UpstreamClosed:
-                if not (conn.reused and not more_body and not conn.received_any):
-                    raise
-                # A kept-alive connection the upstream had already closed: retry on a new one.
-                conn.close()
-                conn = await self._connect(pool)
-                await self._send_request(conn, head, body, more_body, receive)
-            await self._relay_response(conn, scope, send)
-        except UpstreamClosed as exc:
-            conn.close()
-            raise BadUpstreamResponse(self.name, str(exc)) from exc
-        except UpstreamProtocolError as exc:
-            conn.close()
-            raise BadUpstreamResponse(self.name, str(exc)) from exc
-        except ResponseTimeout as exc:
-            conn.close()
-            raise UpstreamTimeout(self.name) from exc
-        except BaseException:
-            conn.close()
-            raise
-        pool.release(conn)
-
-    async def _acquire(self, pool: ConnectionPool) -> Any:
-        try:
-            return await pool.acquire()
-        except UpstreamConnectError as exc:
-            raise UpstreamUnavailable(self.name, str(exc)) from exc
-
-    async def _connect(self, pool: ConnectionPool) -> Any:
-        try:
-            return await pool.connect()
-        except UpstreamConnectError as exc:
-            raise UpstreamUnavailable(self.name, str(exc)) from exc
-
-    async def _send_request(self, conn: Any, head: bytes, body: bytes, more_body: bool,
-                            receive: Receive) -> None:
-        head_ready = conn.start()
-        if not more_body:
-            conn.write(head + body if body else head)
-        else:
-            chunked = _is_chunked(head)
-            conn.write(head)
-            if body:
-                conn.write(_chunk(body) if chunked else body)
-            while more_body:
-                message = await receive()
-                if message["type"] != "http.request":
-                    raise ClientGone()
-                body = message.get("body", b"")
-                more_body = message.get("more_body", False)
-                if body:
-                    conn.write(_chunk(body) if chunked else body)
-                if conn.transport is not None and conn.transport.get_write_buffer_size() > 1 << 20:
-                    await _drain(conn)
-            if chunked:
-                conn.write(b"0\r\n\r\n")
-        # Wait for the head, cheaply bounded by a timer instead of asyncio.wait_for.
-        if not head_ready.done():
-            loop = asyncio.get_running_loop()
-            timer = loop.call_later(self.timeout, _expire, head_ready)
-            try:
-                await head_ready
-            finally:
-                timer.cancel()
-        else:
-            head_ready.result()
-
-    async def _relay_response(self, conn: Any, scope: Scope, send: Send) -> None:
-        headers = [(k, v) for k, v in conn.headers if k not in _HOP_BY_HOP]
-        if scope["method"] == "HEAD":
-            await send({"type": "http.response.start", "status": conn.status,
-                        "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            conn.close()  # the parser cannot know the HEAD response has no body
-            return
-        if conn.complete:
-            body = conn.take_buffered_body()
-            await send({"type": "http.response.start", "status": conn.status,
-                        "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await send({"type": "http.response.start", "status": conn.status, "headers": headers})
-        while True:
-            try:
-                chunk = await conn.next_body_chunk()
-            except (UpstreamClosed, UpstreamProtocolError):
-                conn.close()
-                # The head is gone already: all we can do is end the response early.
-                await send({"type": "http.response.body", "body": b""})
-                return
-            if chunk is None:
-                await send({"type": "http.response.body", "body": b""})
-                return
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-    async def handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from gateway.websocket_proxy import proxy_websocket_over_tcp
-
-        pool = self._next()
-        await proxy_websocket_over_tcp(self.name, pool.base_url, scope, receive, send)
-
-    async def aclose(self) -> None:
-        for pool in self.pools:
-            pool.close()
-
-
-def _expire(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_exception(ResponseTimeout())
-
-
-async def _drain(conn: Any) -> None:
-    while conn.transport is not None and conn.transport.get_write_buffer_size() > 1 << 18:
-        if conn.closed:
-            raise UpstreamClosed("upstream closed while we sent the body")
-        await asyncio.sleep(0.001)
-
-
-def _chunk(data: bytes) -> bytes:
-    return b"%x\r\n%b\r\n" % (len(data), data)
-
-
-def _is_chunked(head: bytes) -> bool:
-    return b"\r\ntransfer-encoding: chunked\r\n" in head
-
-
-def _request_head(scope: Scope, pool: ConnectionPool, body: bytes, more_body: bool) -> bytes:
-    """The request line and headers; ``scope["headers"]`` is already cleaned by the proxy."""
-    path = scope.get("raw_path") or scope["path"].encode()
-    if pool.path_prefix:
-        path = pool.path_prefix + path
-    qs = scope.get("query_string", b"")
-    target = path + b"?" + qs if qs else path
-    parts = [scope["method"].encode(), b" ", target, b" HTTP/1.1\r\n"]
-    content_length: bytes | None = None
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            content_length = value
-            continue
-        parts += (name, b": ", value, b"\r\n")
-    if not more_body:
-        if body or content_length is not None or scope["method"] in ("POST", "PUT", "PATCH"):
-            parts.append(b"content-length: %d\r\n" % len(body))
-    elif content_length is not None:
-        parts += (b"content-length: ", content_length, b"\r\n")
-    else:
-        parts.append(b"transfer-encoding: chunked\r\n")
-    parts.append(b"\r\n")
-    return b"".join(parts)
-
-
 # -- small in-gateway calls (JWKS, OpenAPI, readiness) ------------------------------------
 
 async def fetch(upstream: Upstream, path: str, *, method: str = "GET",
@@ -377,28 +181,3 @@ async def fetch_json(upstream: Upstream, path: str, *, timeout_seconds: float = 
     if status != 200:
         raise BadUpstreamResponse(upstream.name, f"{path} answered {status}")
     return json.loads(body)
-
-
-def build_upstreams(
-    services: list[str] | tuple[str, ...],
-    urls_for: Callable[[str], list[str]],
-    local_apps: Mapping[str, ASGIApp] | None,
-    *,
-    timeout: float,
-    connect_timeout: float,
-    max_idle: int,
-) -> dict[str, Upstream]:
-    """One upstream per service: in-process when its app is given, else HTTP, else missing."""
-    upstreams: dict[str, Upstream] = {}
-    for service in services:
-        if local_apps and service in local_apps:
-            upstreams[service] = LocalUpstream(service, local_apps[service], timeout=timeout)
-        elif urls := urls_for(service):
-            upstreams[service] = HttpUpstream(service, urls, timeout=timeout,
-                                              connect_timeout=connect_timeout, max_idle=max_idle)
-        else:
-            upstreams[service] = MissingUpstream(service)
-    return upstreams
-
-
-JwksFetcher = Callable[[], Awaitable[dict]]

@@ -70,7 +70,8 @@ class StandIn:
                 break
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         record = {"method": scope["method"], "path": scope["path"],
-                  "query": scope["query_string"].decode(), "headers": headers, "body": body}
+                  "query": scope["query_string"].decode(), "headers": headers, "body": body,
+                  "client": scope.get("client"), "server": scope.get("server")}
         self.requests.append(record)
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -117,11 +118,11 @@ def free_port() -> int:
 
 
 class RunningServer:
-    def __init__(self, app: Any, port: int) -> None:
+    def __init__(self, app: Any, port: int, host: str = "127.0.0.1") -> None:
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://{host}:{port}"
         self.server = uvicorn.Server(uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+            app, host=host, port=port, log_level="warning", lifespan="off", proxy_headers=False,
             ws="websockets-sansio"))
         self.task: asyncio.Task[None] | None = None
 
@@ -144,8 +145,9 @@ async def serve() -> AsyncIterator[Callable[..., Any]]:
     """Start real uvicorn servers on free ports; stopped after the test."""
     servers: list[RunningServer] = []
 
-    async def start(app: Any) -> RunningServer:
-        server = await RunningServer(app, free_port()).start()
+    async def start(app: Any, *, host: str = "127.0.0.1", port: int | None = None,
+                    ) -> RunningServer:
+        server = await RunningServer(app, port or free_port(), host).start()
         servers.append(server)
         return server
 

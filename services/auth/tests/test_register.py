@@ -71,7 +71,8 @@ async def test_an_unknown_referral_code_of_any_length_or_content_is_ignored(clie
 async def test_a_body_no_string_of_which_can_be_stored_is_400_whatever_the_field(client, api, code):
     # NUL and lone surrogates are refused for the whole body by the request guard, before
     # any field is read: the referral code gets no exception to that platform-wide rule.
-    body = f'{{"email": "{api.unique_email()}", "password": "password123", "referralCode": "{code}"}}'
+    email = api.unique_email()
+    body = f'{{"email": "{email}", "password": "password123", "referralCode": "{code}"}}'
     response = await client.post("/api/auth/register/", content=body.encode(),
                                  headers={"Content-Type": "application/json"})
     assert response.status_code == 400
