@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 MANIFESTS := pyproject.toml uv.lock $(wildcard */pyproject.toml services/*/pyproject.toml)
 
-.PHONY: install pgbouncer run up down test test-unit test-e2e fuzz lint bench help
+.PHONY: install pgbouncer run up down test test-unit test-e2e fuzz lint bench k8s help
 
 help:
 	@echo "make run    - the whole platform in one process (SQLite, in-process bus) on :8000"
@@ -12,6 +12,7 @@ help:
 	@echo "make test   - every test (unit, integration, e2e)"
 	@echo "make fuzz   - schemathesis over /api/schema/, 30 examples per operation, both run modes"
 	@echo "make lint   - ruff and mypy"
+	@echo "make k8s    - render deploy/k8s overlays, validate against the Kubernetes schemas, policy tests"
 	@echo "make bench  - the benchmarks: gateway, ingest, read paths, availability, chat, load sequence (bench/results/)"
 
 install: .venv/.installed
@@ -51,6 +52,14 @@ test-e2e: install
 # The same test as in 'make test', with the issue's 30 examples per operation (~10 min).
 fuzz: install
 	FUZZ_EXAMPLES=30 $(UV) run --frozen pytest tests-e2e/test_fuzz.py -s
+
+# No cluster here: kubectl (with its kustomize) renders both overlays, kubernetes-validate
+# checks every object against the Kubernetes OpenAPI schemas it ships (offline), and the
+# policy tests read the rendered objects. 'make test' runs the same tests.
+k8s: install
+	@command -v kubectl >/dev/null 2>&1 || (echo "kubectl is needed to render deploy/k8s" && exit 1)
+	$(UV) run --frozen python deploy/tests/manifests.py
+	$(UV) run --frozen pytest deploy/tests
 
 lint: install
 	$(UV) run --frozen ruff check .

@@ -190,9 +190,10 @@ def create_service_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = settings.effective_database_url
-        await asyncio.to_thread(ensure_database_exists, url)
-        await asyncio.to_thread(upgrade_to_head, migrations, url)
+        if settings.migrate_on_startup:
+            url = settings.effective_database_url
+            await asyncio.to_thread(ensure_database_exists, url)
+            await asyncio.to_thread(upgrade_to_head, migrations, url)
         connecting = asyncio.create_task(_connect_bus(bus, idempotent_consumers,
                                                      broadcasts or {}, settings.service_name))
         # Give the broker a moment, so the consumers run before the first request. A broker

@@ -42,6 +42,11 @@ class ServiceSettings(BaseSettings):
         default=".dlq", min_length=1, description="DLQ of queue Q: Q + this suffix")
     shutdown_timeout_seconds: float = Field(
         default=20.0, ge=0, description="SIGTERM: how long in-flight work may take to finish")
+    # A deployment whose migrations run before the app container (Kubernetes: an init
+    # container running `python -m shared.migrate <service>`) turns this off, so start-up
+    # does no DDL and a migration's duration never counts against the probes.
+    migrate_on_startup: bool = Field(
+        default=True, description="Apply pending migrations at start-up")
     bus_connect_grace_seconds: float = Field(
         default=5.0, description="How long start-up waits for the broker before serving")
     # The pool of every process is a share of the connection budget (launcher.budget,
