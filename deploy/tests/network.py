@@ -1,9 +1,9 @@
 """NetworkPolicy checks: who may reach a platform pod, and what it may reach.
 
 The peers a service calls are read from its rendered ConfigMap (every ``http://<service>:``
-URL in it), and :func:`check_peer_settings` holds that list to the settings classes, so a
-new ``<peer>_url`` setting without its URL in the ConfigMap (hence without its policies)
-fails.
+URL in it), and :func:`check_peer_settings` holds that list to the service catalogue
+(``shared.catalog``), so a peer added there without its URL in the ConfigMap (hence without
+its policies) fails, and so does a URL the catalogue does not list.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from launcher.catalog import SERVICES, load
+from shared.catalog import SERVICES
 
 from .policies import (
     NAME,
@@ -114,20 +114,29 @@ def check_egress_isolation(objects: list[Manifest]) -> list[str]:
 
 
 def check_peer_settings(objects: list[Manifest]) -> list[str]:
-    """Every ``<service>_url`` setting, and JWKS_URL for all but auth (which serves its own
-    keys), is configured with that service's in-cluster address, so ``peer_calls`` (and the
-    policies it is held to) misses no call."""
+    """Each service's ConfigMap names exactly its catalogue peers at their in-cluster
+    addresses (and auth's, for JWKS_URL, but on auth), and the gateway's has an upstream
+    for every service, so ``peer_calls`` (and the policies it is held to) misses no call."""
     out = []
-    for spec in SERVICES:
-        deployment = named(objects, "Deployment", spec.name)
+    calls = peer_calls(objects)
+    for service in SERVICES:
+        deployment = named(objects, "Deployment", service.name)
         if deployment is None:
             continue
         config = config_of(objects, app_container(deployment["spec"]["template"]))
-        fields = load(spec.settings).model_fields  # type: ignore[attr-defined]
-        wanted = {f"{peer}_url".upper(): peer for peer in SERVICE_NAMES if f"{peer}_url" in fields}
-        if spec.name != "auth":
+        wanted = {f"{peer.upper()}_URL": peer for peer in service.peers}
+        if service.name != "auth":
             wanted["JWKS_URL"] = "auth"
-        out += [f"{spec.name}: {key} is not http://{peer}:8000"
+        out += [f"{service.name}: {key} is not http://{peer}:8000"
                 for key, peer in sorted(wanted.items())
                 if not config.get(key, "").startswith(f"http://{peer}:8000")]
+        extra = calls.get(service.name, set()) - set(wanted.values())
+        out += [f"{service.name}: calls {peer}, not a peer in the catalogue"
+                for peer in sorted(extra)]
+    gateway = named(objects, "Deployment", "gateway")
+    if gateway is not None:
+        config = config_of(objects, app_container(gateway["spec"]["template"]))
+        out += [f"gateway: UPSTREAM_{s.name.upper()} is not http://{s.name}:8000"
+                for s in SERVICES
+                if config.get(f"UPSTREAM_{s.name.upper()}") != f"http://{s.name}:8000"]
     return out

@@ -2,7 +2,7 @@
 
 Functions, not assertions, so a test can break a rendered object on purpose and see the
 check report it. "Platform" workloads are the ones this repository builds: the gateway and
-the services of the launcher's catalogue.
+the services of the service catalogue (``shared.catalog``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from launcher.catalog import SERVICES
+from shared.catalog import NAMES
 from shared.service import OUTBOX_FLUSH_SECONDS
 
 Manifest = dict[str, Any]
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE_NAMES = tuple(spec.name for spec in SERVICES)
+SERVICE_NAMES = NAMES
 PLATFORM = ("gateway", *SERVICE_NAMES)
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
 NAME = "app.kubernetes.io/name"

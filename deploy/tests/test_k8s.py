@@ -117,6 +117,19 @@ def test_a_service_reached_by_a_service_that_does_not_call_it_is_reported(
         "{'app.kubernetes.io/name': 'files'}}}"]
 
 
+def test_a_service_missing_from_the_manifests_is_reported(production: list[Manifest]) -> None:
+    mutated = [obj for obj in copy.deepcopy(production)
+               if obj["metadata"].get("name") != "files" or obj["kind"] != "Deployment"]
+    gateway = policies.named(mutated, "Deployment", "gateway")
+    assert gateway is not None
+    config = next(obj for obj in mutated if obj["kind"] == "ConfigMap"
+                  and "UPSTREAM_FILES" in obj.get("data", {}))
+    del config["data"]["UPSTREAM_FILES"]
+    assert policies.check_platform_present(mutated) == ["Deployment/files: missing"]
+    assert "gateway: UPSTREAM_FILES is not http://files:8000" in network.check_peer_settings(
+        mutated)
+
+
 def test_a_committed_production_secret_is_reported(production: list[Manifest]) -> None:
     leaked = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "auth-database"},
               "stringData": {"DATABASE_URL": "postgresql://u:p@db/auth"}}

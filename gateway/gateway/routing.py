@@ -8,20 +8,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from shared.catalog import SERVICES
+
 # /api/<segment>/ -> service
 API_PREFIXES: dict[str, str] = {
-    "auth": "auth",
-    "memberships": "auth",
-    "vehicles": "vehicles",
-    "telematics": "telematics",
-    "appointments": "appointments",
-    "offers": "engagement",
-    "referrals": "engagement",
-    "chat": "chat",
-    "files": "files",
-}
+    prefix: service.name for service in SERVICES for prefix in service.api_prefixes}
 
-WEBSOCKET_ROUTES: dict[str, str] = {"/chat/ws": "chat", "/chat/ws/": "chat"}
+# With and without the trailing slash, as for API paths.
+WEBSOCKET_ROUTES: dict[str, str] = {
+    variant: service.name for service in SERVICES for path in service.websocket_paths
+    for variant in (path, path + "/")}
 
 # (method, path with trailing slash) that pass without a token.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({

@@ -6,9 +6,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.http_upstream import HopTimeouts
 from gateway.upstream_pool import PoolLimits
+from shared.catalog import NAMES
 from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 
-SERVICES = ("auth", "vehicles", "telematics", "appointments", "engagement", "chat", "files")
+# The platform's services (shared.catalog): one UPSTREAM_<NAME> field each, below.
+SERVICES = NAMES
 
 
 class GatewaySettings(BaseSettings):

@@ -33,9 +33,9 @@ def build_platform(data_dir: Path) -> ASGIApp:
     The gateway runs the services' lifespans (migrations, event relay, consumers).
     """
     services: dict[str, Any] = {}
-    # In-process clients of the services built so far, handed to the later ones for the
-    # few calls a service makes to another off the hot path (e.g. telematics asking
-    # vehicles about a vehicle its projection has not seen yet).
+    # In-process clients of the services built so far; each gets those of its peers in the
+    # catalogue, for the few calls a service makes to another off the hot path (e.g.
+    # telematics asking vehicles about a vehicle its projection has not seen yet).
     peers: dict[str, httpx.AsyncClient] = {}
     for spec in SERVICES:
         settings_class: Any = load(spec.settings)
@@ -47,7 +47,8 @@ def build_platform(data_dir: Path) -> ASGIApp:
             app = factory(settings)
         else:
             jwks = http_jwks_source("http://auth.internal/api/auth/jwks/", peers["auth"])
-            app = factory(settings, jwks_source=jwks, peers=dict(peers))
+            app = factory(settings, jwks_source=jwks,
+                          peers={name: peers[name] for name in spec.peers})
         services[spec.name] = app
         peers[spec.name] = peer_client(f"http://{spec.name}.internal", timeout=5.0,
                                        transport=httpx.ASGITransport(app=app))

@@ -27,9 +27,10 @@ from typing import IO, Any
 import httpx
 
 from launcher.budget import DEFAULT_HEADROOM, ConnectionBudget, budget_of_server
-from launcher.catalog import GATEWAY_FACTORY, GATEWAY_PORT, SERVICES, ServiceSpec
+from launcher.catalog import GATEWAY_FACTORY, GATEWAY_PORT, SERVICES, ServiceEntry
 from launcher.process import STOP_MARGIN_SECONDS, Process, shutdown_timeout
 from launcher.supervisor import RestartPolicy, Supervisor
+from shared.catalog import NAMES, entry
 from shared.logging import configure_logging
 
 RUN_DIR = Path(".run")
@@ -55,7 +56,7 @@ class Topology:
     ports: Mapping[str, list[int]] = field(default_factory=dict)
     extra_env: Mapping[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
-    services: tuple[ServiceSpec, ...] = SERVICES
+    services: tuple[ServiceEntry, ...] = SERVICES
     processes: dict[str, list[Process]] = field(default_factory=dict)
     gateway: Process | None = None
     # Every service process pools its share of PostgreSQL's connections (launcher.budget):
@@ -70,19 +71,19 @@ class Topology:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         return open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed by the OS
 
-    def _port(self, spec: ServiceSpec) -> int:
+    def _port(self, spec: ServiceEntry) -> int:
         return self.ports.get(spec.name, [spec.port])[0]
 
-    def _service_env(self, spec: ServiceSpec) -> dict[str, str]:
-        # <PEER>_URL for every service, for the few calls one makes to another
-        # (e.g. telematics' VEHICLES_URL); JWKS_URL points at auth.
-        peers = {f"{peer.name.upper()}_URL": f"http://127.0.0.1:{self._port(peer)}"
-                 for peer in self.services}
+    def _service_env(self, spec: ServiceEntry) -> dict[str, str]:
+        # <PEER>_URL for the peers the catalogue gives it (e.g. telematics' VEHICLES_URL);
+        # JWKS_URL points at auth.
+        peers = {f"{peer.upper()}_URL": f"http://127.0.0.1:{self._port(entry(peer))}"
+                 for peer in spec.peers}
         assert self.budget is not None, "start() works out the budget first"
         return {**self.budget.env(), **self.extra_env, **peers,
                 "DATABASE_URL": self.database_url(spec.name),
                 "AMQP_URL": self.amqp_url,
-                "JWKS_URL": f"{peers['AUTH_URL']}/api/auth/jwks/"}
+                "JWKS_URL": f"http://127.0.0.1:{self._port(entry('auth'))}/api/auth/jwks/"}
 
     def start(self, progress: Callable[[str], None] = print, timeout: float = 90.0) -> None:
         """Start every service, wait until each is ready, then the gateway."""
@@ -104,9 +105,8 @@ class Topology:
                 self.wait_ready(process, progress, timeout)
         upstreams = {f"UPSTREAM_{name.upper()}": ",".join(p.url for p in processes)
                      for name, processes in self.processes.items()}
-        missing = {f"UPSTREAM_{spec_name.upper()}": "" for spec_name in (
-            "auth", "vehicles", "telematics", "appointments", "engagement", "chat", "files")
-            if spec_name not in self.processes}
+        missing = {f"UPSTREAM_{name.upper()}": "" for name in NAMES
+                   if name not in self.processes}
         self.gateway = Process("gateway", self.gateway_port,
                                {**self.extra_env, **missing, **upstreams}, GATEWAY_FACTORY,
                                self._log("gateway"))
