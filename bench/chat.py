@@ -45,7 +45,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway_bench_lib import log, write_results  # noqa: E402
+from gateway_bench_lib import cpu_seconds, log, write_results  # noqa: E402
 
 from launcher.catalog import SERVICES  # noqa: E402
 from launcher.local import free_port, throwaway_topology  # noqa: E402
@@ -80,12 +80,6 @@ def proc_status(pid: int, field: str) -> int:
         if line.startswith(f"{field}:"):
             return int(line.split()[1])
     raise KeyError(field)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def open_file_limit(pid: int) -> int:

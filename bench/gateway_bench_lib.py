@@ -55,6 +55,35 @@ class Process:
         self._log.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of the PostgreSQL server so far: every process of it now running (backends,
+    WAL writer, checkpointer), plus the backends that exited, which the postmaster has
+    reaped into its children's times. The server's cost, where the benchmark is its only
+    client."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            own = int(fields[11]) + int(fields[12])
+            parent_is_postgres = (Path("/proc") / fields[1] / "comm").read_text().strip() \
+                == "postgres" if fields[1] != "0" else False
+            reaped = 0 if parent_is_postgres else int(fields[13]) + int(fields[14])
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue  # exited while we looked
+        total += (own + reaped) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def uvicorn_argv(target: str, port: int, *, factory: bool = False) -> list[str]:
     argv = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
             "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level",

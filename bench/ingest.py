@@ -18,8 +18,11 @@ In one run, on the local PostgreSQL and RabbitMQ:
    stored (stored >= accepted; the difference is only the requests still in flight when
    wrk stopped, at most one per connection), and ``sum(batches.accepted) == count(samples)``.
 
-Writes ``bench/results/ingest.{json,md}``: samples/s stored, p50/p99 latency, and the ratio
-to the bare ``COPY`` rows/s of the same run (budget: >= 1/3).
+Writes ``bench/results/ingest.{json,md}``: samples/s stored, p50/p99 latency, the ratio
+to the bare ``COPY`` rows/s of the same run (budget: >= 1/3), and the CPU each part spends
+per batch (core-ms, from ``/proc``: the gateway, the telematics processes, PostgreSQL; for
+the bare ``COPY``, PostgreSQL's), the figures the capacity arithmetic in
+``deploy/k8s/README.md`` is built on.
 
     uv run python bench/ingest.py [--duration 15] [--vehicles 32]
 """
@@ -47,8 +50,10 @@ from gateway_bench_lib import (  # noqa: E402
     ROOT,
     WRK,
     Process,
+    cpu_seconds,
     free_port,
     log,
+    postgres_cpu_seconds,
     uvicorn_argv,
     wait_http,
     write_results,
@@ -94,7 +99,8 @@ end
 function request()
   counter = counter + 1
   local vehicle = vehicles[(counter + id) %% #vehicles + 1]
-  local start = %(t0)d + run * 100000000000000 + id * 1000000000000 + counter * 100000
+  -- Apart by run, thread and request, and within the years a timestamp may hold (to 9999).
+  local start = %(t0)d + run * 1000000000000 + id * 10000000000 + counter * 100000
   local parts = {}
   for i = 0, %(batch)d - 1 do
     parts[i + 1] = '{"t":' .. string.format("%%d", start + i * 1000) .. tails[i]
@@ -137,7 +143,16 @@ class IngestRun:
     stored_samples: int
     in_flight_at_stop: int
     samples_per_s_stored: float
+    gateway_core_ms_per_batch: float
+    telematics_core_ms_per_batch: float
+    postgres_core_ms_per_batch: float
     ratio_to_copy: float = 0.0
+
+
+@dataclass
+class CopyRun:
+    rows_per_s: float
+    postgres_core_ms_per_batch: float
 
 
 def _ms(text: str) -> float:
@@ -176,8 +191,9 @@ def _copy_one_batch(connection: Any, vehicles: list[str], counter: int) -> None:
     connection.commit()
 
 
-def bare_copy(database_url: str, vehicles: list[str], seconds: float) -> float:
-    """Rows/s of one connection doing ``COPY`` + commit per batch of 100 rows.
+def bare_copy(database_url: str, vehicles: list[str], seconds: float) -> CopyRun:
+    """Rows/s of one connection doing ``COPY`` + commit per batch of 100 rows, and
+    PostgreSQL's CPU per batch.
 
     A short warm-up (caches, plans) runs first and is not counted.
     """
@@ -193,8 +209,10 @@ def bare_copy(database_url: str, vehicles: list[str], seconds: float) -> float:
             return rows, time.perf_counter() - started
 
         copy_for(min(1.0, seconds / 4))
+        cpu_before = postgres_cpu_seconds()
         rows, elapsed = copy_for(seconds)
-    return rows / elapsed
+        cpu = postgres_cpu_seconds() - cpu_before
+    return CopyRun(rows / elapsed, 1000 * cpu / (rows / BATCH))
 
 
 def prepare_copy_database(admin_url: str) -> str:
@@ -245,15 +263,18 @@ def register(gateway_url: str) -> tuple[str, str]:
 
 
 def run_wrk_ingest(label: str, url: str, *, processes: int, connections: int, duration: int,
-                   token: str, vehicles: list[str], run: int, database_url: str) -> IngestRun:
+                   token: str, vehicles: list[str], run: int, database_url: str,
+                   pids: dict[str, list[int]]) -> IngestRun:
     script = Path(tempfile.gettempdir()) / f"bench-ingest-{run}.lua"
     script.write_text(LUA % {"vehicles": ", ".join(f'"{v}"' for v in vehicles), "token": token,
                              "run": run, "t0": T0, "batch": BATCH})
     before, _, _ = count_rows(database_url)
+    cpu_before = _cpu(pids)
     argv = [WRK, "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency",
             "--timeout", "10s", "-s", str(script), url]
     output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     time.sleep(1.0)  # let requests that were in flight when wrk stopped finish
+    cpu = {part: seconds - cpu_before[part] for part, seconds in _cpu(pids).items()}
     after, _, _ = count_rows(database_url)
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", output, re.MULTILINE))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
@@ -267,14 +288,25 @@ def run_wrk_ingest(label: str, url: str, *, processes: int, connections: int, du
         requests_per_s=rps, p50_ms=_ms(percentiles["50"]), p99_ms=_ms(percentiles["99"]),
         accepted_batches=accepted, rejected=rejected, accepted_samples=accepted * BATCH,
         stored_samples=stored, in_flight_at_stop=(stored - accepted * BATCH) // BATCH,
-        samples_per_s_stored=stored / duration)
+        samples_per_s_stored=stored / duration,
+        **{f"{part}_core_ms_per_batch": 1000 * seconds / max(stored / BATCH, 1)
+           for part, seconds in cpu.items()})
     log(f"  {label:<24} c={connections:<3} {rps:>7.0f} batches/s  "
         f"{result.samples_per_s_stored:>9,.0f} samples/s stored  p50 {result.p50_ms:.1f} ms  "
         f"p99 {result.p99_ms:.1f} ms  accepted {result.accepted_samples:,}  "
-        f"stored {stored:,}  rejected {rejected}")
+        f"stored {stored:,}  rejected {rejected}  core-ms/batch: gateway "
+        f"{result.gateway_core_ms_per_batch:.2f}, telematics "
+        f"{result.telematics_core_ms_per_batch:.2f}, PostgreSQL "
+        f"{result.postgres_core_ms_per_batch:.2f}")
     if stored < accepted * BATCH or stored - accepted * BATCH > connections * BATCH:
         raise RuntimeError(f"accepted {accepted * BATCH} samples but stored {stored}")
     return result
+
+
+def _cpu(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds so far of each part: the processes in ``pids``, and PostgreSQL."""
+    return {**{part: sum(cpu_seconds(pid) for pid in group) for part, group in pids.items()},
+            "postgres": postgres_cpu_seconds()}
 
 
 def main() -> None:
@@ -297,13 +329,14 @@ def main() -> None:
     databases: list[str] = []
     processes: list[Process] = []
     results: list[IngestRun] = []
-    copy_rates: list[float] = []
+    copy_runs: list[CopyRun] = []
     try:
         copy_url = prepare_copy_database(admin_url)
         databases.append(copy_url)
         log(f"baseline: bare COPY, batches of {BATCH}, {args.copy_seconds:.0f} s")
-        copy_rates.append(bare_copy(copy_url, vehicles, args.copy_seconds))
-        log(f"  bare COPY: {copy_rates[-1]:,.0f} rows/s")
+        copy_runs.append(bare_copy(copy_url, vehicles, args.copy_seconds))
+        log(f"  bare COPY: {copy_runs[-1].rows_per_s:,.0f} rows/s, PostgreSQL "
+            f"{copy_runs[-1].postgres_core_ms_per_batch:.2f} core-ms/batch")
 
         auth_db = testing.create_throwaway_database(admin_url, prefix="ma_bench_auth")
         telematics_db = testing.create_throwaway_database(admin_url, prefix="ma_bench_tm")
@@ -319,6 +352,7 @@ def main() -> None:
         wait_http(auth_url + "/healthz", process=auth)
 
         telematics_urls: list[str] = []
+        telematics_pids: list[int] = []
 
         def start_telematics() -> None:
             port = free_port()
@@ -332,6 +366,7 @@ def main() -> None:
             processes.append(process)
             wait_http(url + "/healthz", process=process)
             telematics_urls.append(url)
+            telematics_pids.append(process.proc.pid)
 
         def start_gateway() -> Process:
             env = {f"UPSTREAM_{s.upper()}": "" for s in OTHER_SERVICES}
@@ -356,8 +391,11 @@ def main() -> None:
         log("projection has every vehicle; warming up")
         run = 0
         url = gateway_url + "/"
+        def pids() -> dict[str, list[int]]:
+            return {"gateway": [gateway.proc.pid], "telematics": telematics_pids}
+
         run_wrk_ingest("warm-up", url, processes=1, connections=4, duration=3, token=token,
-                       vehicles=vehicles, run=run, database_url=telematics_db)
+                       vehicles=vehicles, run=run, database_url=telematics_db, pids=pids())
         for process_count in (1, 2):
             if process_count == 2:
                 start_telematics()
@@ -369,7 +407,7 @@ def main() -> None:
                     f"{process_count} telematics process{'es' if process_count > 1 else ''}",
                     url, processes=process_count, connections=connections,
                     duration=args.duration, token=token, vehicles=vehicles, run=run,
-                    database_url=telematics_db))
+                    database_url=telematics_db, pids=pids()))
         gateway.stop()
         samples, batches, accepted_sum = count_rows(telematics_db)
         log(f"database: {samples:,} samples, {batches:,} batches, sum(accepted) "
@@ -377,8 +415,9 @@ def main() -> None:
         if samples != accepted_sum:
             raise RuntimeError("sum(batches.accepted) != count(samples)")
         log(f"baseline again: bare COPY, {args.copy_seconds:.0f} s")
-        copy_rates.append(bare_copy(copy_url, vehicles, args.copy_seconds))
-        log(f"  bare COPY: {copy_rates[-1]:,.0f} rows/s")
+        copy_runs.append(bare_copy(copy_url, vehicles, args.copy_seconds))
+        log(f"  bare COPY: {copy_runs[-1].rows_per_s:,.0f} rows/s, PostgreSQL "
+            f"{copy_runs[-1].postgres_core_ms_per_batch:.2f} core-ms/batch")
     finally:
         for process in reversed(processes):
             process.stop()
@@ -386,16 +425,21 @@ def main() -> None:
             testing.drop_database(admin_url, url)
         drop_vhost()
 
+    copy_rates = [run.rows_per_s for run in copy_runs]
     copy_rate = sum(copy_rates) / len(copy_rates)
+    copy_pg_ms = sum(run.postgres_core_ms_per_batch for run in copy_runs) / len(copy_runs)
     for result in results:
         result.ratio_to_copy = result.samples_per_s_stored / copy_rate
     best = max(results, key=lambda r: r.samples_per_s_stored)
     rows = ["| telematics processes | c | batches/s | samples/s stored | p50 ms | p99 ms | "
-            "accepted samples | stored samples | ratio to bare COPY |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "accepted samples | stored samples | ratio to bare COPY | core-ms per batch: "
+            "gateway / telematics / PostgreSQL |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     rows += [f"| {r.processes} | {r.connections} | {r.requests_per_s:,.0f} | "
              f"{r.samples_per_s_stored:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
-             f"{r.accepted_samples:,} | {r.stored_samples:,} | {r.ratio_to_copy:.2f} |"
+             f"{r.accepted_samples:,} | {r.stored_samples:,} | {r.ratio_to_copy:.2f} | "
+             f"{r.gateway_core_ms_per_batch:.2f} / {r.telematics_core_ms_per_batch:.2f} / "
+             f"{r.postgres_core_ms_per_batch:.2f} |"
              for r in results]
     command = (f"uv run python bench/ingest.py --duration {args.duration} "
                f"--vehicles {args.vehicles} --copy-seconds {args.copy_seconds:g}")
@@ -408,7 +452,8 @@ def main() -> None:
         f"Bare `COPY` of the same rows into the same `samples` table (one connection, one "
         f"COPY + commit per {BATCH} rows): "
         + " and ".join(f"{rate:,.0f}" for rate in copy_rates)
-        + f" rows/s (before and after the load runs; mean **{copy_rate:,.0f}**).\n\n"
+        + f" rows/s (before and after the load runs; mean **{copy_rate:,.0f}**); PostgreSQL "
+        f"spends **{copy_pg_ms:.2f} core-ms** per {BATCH}-row COPY + commit.\n\n"
         + "\n".join(rows)
         + f"\n\n- best: **{best.samples_per_s_stored:,.0f} samples/s** stored "
         f"({best.processes} process(es), c={best.connections}) = "
@@ -416,11 +461,15 @@ def main() -> None:
         "- accepted = samples in 202 answers wrk received; stored = rows counted in the "
         "database after the run. Stored exceeds accepted only by batches still in flight "
         "when wrk stopped (at most one per connection); every run also checks "
-        "`sum(telemetry_batches.accepted) == count(samples)`.\n")
+        "`sum(telemetry_batches.accepted) == count(samples)`.\n"
+        "- core-ms per batch: CPU time (user + system, `/proc`) the gateway process, the "
+        "telematics processes and every PostgreSQL process spent during the run, divided by "
+        "the batches stored.\n")
     print(table)
     write_results("ingest", {
         "command": command, "batchSize": BATCH, "vehicles": args.vehicles,
         "bareCopyRowsPerS": copy_rates, "bareCopyMeanRowsPerS": copy_rate,
+        "bareCopyPostgresCoreMsPerBatch": copy_pg_ms,
         "results": [asdict(r) for r in results],
         "best": {"samplesPerS": best.samples_per_s_stored, "ratioToCopy": best.ratio_to_copy},
     }, table)
