@@ -2,13 +2,20 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 MANIFESTS := pyproject.toml uv.lock $(wildcard */pyproject.toml services/*/pyproject.toml)
+# The images: one per app, tagged <version> and <version>-<short sha> (README, "Images").
+IMAGE_SERVICES := gateway $(notdir $(wildcard services/*))
+VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE ?= $(shell git remote get-url origin 2>/dev/null)
 
-.PHONY: install pgbouncer run up down test test-unit test-e2e fuzz lint bench k8s help
+.PHONY: install pgbouncer run up down compose images test test-unit test-e2e fuzz lint bench k8s help
 
 help:
 	@echo "make run    - the whole platform in one process (SQLite, in-process bus) on :8000"
 	@echo "make up     - every service as its own process on local PostgreSQL + RabbitMQ"
 	@echo "make down   - stop what 'make up' started"
+	@echo "make compose - docker compose with the throwaway dev credentials (deploy/compose/dev.env)"
+	@echo "make images - build membership-auto/<app>:<version> and :<version>-<short sha> for every app"
 	@echo "make test   - every test (unit, integration, e2e)"
 	@echo "make fuzz   - schemathesis over /api/schema/, 30 examples per operation, both run modes"
 	@echo "make lint   - ruff and mypy"
@@ -39,6 +46,20 @@ up: install
 
 down:
 	$(UV) run --frozen python -m launcher.local down
+
+# Development only: deploy/compose/dev.env's credentials are public (README, "Compose").
+compose:
+	VERSION=$(VERSION) REVISION=$(REVISION) \
+		docker compose --env-file deploy/compose/dev.env up --build
+
+images:
+	@test -n "$(REVISION)" || (echo "images are labelled with a git revision: no git here" && exit 1)
+	set -e; for service in $(IMAGE_SERVICES); do \
+		docker build --build-arg SERVICE=$$service --build-arg VERSION=$(VERSION) \
+			--build-arg REVISION=$(REVISION) --build-arg SOURCE=$(SOURCE) \
+			-t membership-auto/$$service:$(VERSION) \
+			-t membership-auto/$$service:$(VERSION)-$(shell echo $(REVISION) | cut -c1-7) . ; \
+	done
 
 test: install pgbouncer
 	$(UV) run --frozen pytest

@@ -1,4 +1,4 @@
-"""Static checks of docker-compose.yml and the Dockerfiles it builds.
+"""Static checks of docker-compose.yml and the Dockerfile it builds.
 
 No Docker engine runs on the development and CI machines, so the container
 deployment is checked by reading it. Every check iterates over what the compose
@@ -11,109 +11,29 @@ repository (those with ``build``): the gateway and every service in services/.
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from launcher.budget import DEFAULT_HEADROOM, ConnectionBudget
 
-ROOT = Path(__file__).resolve().parent.parent
-COMPOSE_FILE = ROOT / "docker-compose.yml"
-POSTGRES_INIT_DIR = ROOT / "deploy" / "postgres"
-INFRASTRUCTURE = ("postgres", "pgbouncer", "rabbitmq", "minio", "redis")
-POOLER = "pgbouncer"
-POSTGRES_DEFAULTS = {"max_connections": 100, "superuser_reserved_connections": 3}
-API_PORT = 8000
-GATEWAY = "gateway"
-
-_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
-
-
-def _interpolate(value: str) -> str:
-    """``value`` as compose would see it with none of the variables set (defaults applied)."""
-
-    def default(match: re.Match[str]) -> str:
-        operator, word = match.group(2), match.group(3)
-        return word if operator in (":-", "-") else ""
-
-    return _INTERPOLATION.sub(default, value).replace("$$", "$")
-
-
-def _load_compose() -> dict[str, Any]:
-    with COMPOSE_FILE.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
-    assert isinstance(data, dict), "docker-compose.yml must be a mapping"
-    return data
-
-
-COMPOSE = _load_compose()
-SERVICES: dict[str, dict[str, Any]] = COMPOSE.get("services") or {}
-APP_SERVICES = sorted(name for name, spec in SERVICES.items() if "build" in spec)
-INFRA_SERVICES = [name for name in INFRASTRUCTURE if name in SERVICES]
-
-
-def _environment(spec: dict[str, Any]) -> dict[str, str]:
-    """A service's environment as a dict, whichever of the two compose syntaxes it uses."""
-    env = spec.get("environment") or {}
-    if isinstance(env, list):
-        pairs = (item.split("=", 1) if "=" in item else (item, "") for item in env)
-        return {key: _interpolate(value) for key, value in pairs}
-    return {key: _interpolate("" if value is None else str(value)) for key, value in env.items()}
-
-
-def _build(spec: dict[str, Any]) -> tuple[Path, Path]:
-    """(context directory, Dockerfile path) of a built service."""
-    build = spec["build"]
-    if isinstance(build, str):
-        build = {"context": build}
-    context = (ROOT / _interpolate(build.get("context", "."))).resolve()
-    dockerfile = context / _interpolate(build.get("dockerfile", "Dockerfile"))
-    return context, dockerfile
-
-
-def _published_ports(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    """(host port, container port) for every port a service publishes on the host."""
-    published: list[tuple[str, str]] = []
-    for port in spec.get("ports") or []:
-        if isinstance(port, dict):
-            published.append((_interpolate(str(port.get("published", ""))),
-                              _interpolate(str(port["target"]))))
-            continue
-        text = _interpolate(str(port)).split("/", 1)[0]
-        parts = text.rsplit(":", 2)
-        container = parts[-1]
-        host = parts[-2] if len(parts) >= 2 else ""  # "8000" alone: a random host port
-        published.append((host, container))
-    return published
-
-
-def _depends_on(spec: dict[str, Any]) -> list[str]:
-    depends = spec.get("depends_on") or []
-    return list(depends) if isinstance(depends, dict | list) else [depends]
-
-
-def _dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of a Dockerfile, continuation lines joined, comments dropped."""
-    instructions: list[tuple[str, str]] = []
-    current = ""
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            current += line[:-1] + " "
-            continue
-        current += line
-        keyword, _, arguments = current.partition(" ")
-        instructions.append((keyword.upper(), arguments.strip()))
-        current = ""
-    if current:
-        keyword, _, arguments = current.partition(" ")
-        instructions.append((keyword.upper(), arguments.strip()))
-    return instructions
+from .compose import (
+    API_PORT,
+    APP_SERVICES,
+    COMPOSE,
+    GATEWAY,
+    INFRASTRUCTURE,
+    POOLER,
+    POSTGRES_DEFAULTS,
+    POSTGRES_INIT_DIR,
+    SERVICES,
+    build_of,
+    depends_on,
+    dockerfile_instructions,
+    environment_of,
+    interpolate,
+    published_ports,
+)
 
 
 def _database_name(url: str) -> str:
@@ -166,13 +86,13 @@ def test_no_container_name_so_services_can_scale(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_depends_on_targets_exist(name: str) -> None:
-    for target in _depends_on(SERVICES[name]):
+    for target in depends_on(SERVICES[name]):
         assert target in SERVICES, f"{name} depends on unknown service {target!r}"
 
 
 def test_only_the_gateway_publishes_the_api_port() -> None:
     publishers = {name for name, spec in SERVICES.items()
-                  for host, container in _published_ports(spec)
+                  for host, container in published_ports(spec)
                   if str(API_PORT) in (host, container)}
     assert publishers == {GATEWAY}, f"services publishing port {API_PORT}: {sorted(publishers)}"
 
@@ -182,7 +102,7 @@ def test_only_the_gateway_publishes_on_every_interface(name: str) -> None:
     # Admin consoles (RabbitMQ management, MinIO console) may be published, on
     # 127.0.0.1 only; services are reached through the gateway.
     for port in SERVICES[name].get("ports") or []:
-        text = port.get("host_ip", "") if isinstance(port, dict) else _interpolate(str(port))
+        text = port.get("host_ip", "") if isinstance(port, dict) else interpolate(str(port))
         assert str(text).startswith("127.0.0.1"), (
             f"{name}: publishes {port!r} on every interface; only the gateway may")
 
@@ -215,25 +135,25 @@ def test_there_are_application_services() -> None:
 
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_app_service_build_context_and_dockerfile_exist(name: str) -> None:
-    context, dockerfile = _build(SERVICES[name])
+    context, dockerfile = build_of(SERVICES[name])
     assert context.is_dir(), f"{name}: build context {context} does not exist"
     build = SERVICES[name]["build"]
     assert isinstance(build, dict) and build.get("dockerfile"), (
-        f"{name}: `build.dockerfile` must name the service's Dockerfile")
+        f"{name}: `build.dockerfile` must name the Dockerfile")
     assert dockerfile.is_file(), f"{name}: Dockerfile {dockerfile} does not exist"
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_app_service_has_environment(name: str) -> None:
-    assert _environment(SERVICES[name]), f"{name}: needs an `environment`"
+    assert environment_of(SERVICES[name]), f"{name}: needs an `environment`"
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_app_service_image_is_healthchecked_exposes_a_port_and_runs_uvicorn(name: str) -> None:
-    _, dockerfile = _build(SERVICES[name])
+    _, dockerfile = build_of(SERVICES[name])
     if not dockerfile.is_file():
         pytest.fail(f"{name}: Dockerfile {dockerfile} does not exist")
-    instructions = _dockerfile_instructions(dockerfile)
+    instructions = dockerfile_instructions(dockerfile)
     keywords = {keyword for keyword, _ in instructions}
     compose_healthcheck = SERVICES[name].get("healthcheck") or {}
     assert "HEALTHCHECK" in keywords or compose_healthcheck.get("test"), (
@@ -263,8 +183,8 @@ def _seconds(duration: str) -> float:
 
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_app_service_waits_for_what_it_uses(name: str) -> None:
-    depends = set(_depends_on(SERVICES[name]))
-    env = _environment(SERVICES[name])
+    depends = set(depends_on(SERVICES[name]))
+    env = environment_of(SERVICES[name])
     if env.get("DATABASE_URL", "").startswith("postgresql"):
         host = urlsplit(env["DATABASE_URL"]).hostname
         assert host in depends, f"{name}: uses PostgreSQL through {host}, must depend on it"
@@ -284,7 +204,7 @@ def test_app_service_waits_for_what_it_uses(name: str) -> None:
 def test_each_service_has_its_own_database() -> None:
     owners: dict[str, str] = {}
     for name in APP_SERVICES:
-        url = _environment(SERVICES[name]).get("DATABASE_URL")
+        url = environment_of(SERVICES[name]).get("DATABASE_URL")
         if not url:
             continue
         host = urlsplit(url).hostname
@@ -300,7 +220,7 @@ def test_each_service_has_its_own_database() -> None:
 def test_init_script_creates_every_referenced_database() -> None:
     created = _databases_created_by_init_scripts()
     for name in APP_SERVICES:
-        url = _environment(SERVICES[name]).get("DATABASE_URL")
+        url = environment_of(SERVICES[name]).get("DATABASE_URL")
         if url and url.startswith("postgresql"):
             database = _database_name(url)
             assert database.lower() in created, (
@@ -308,7 +228,7 @@ def test_init_script_creates_every_referenced_database() -> None:
 
 
 def test_gateway_routes_to_every_deployed_service() -> None:
-    env = _environment(SERVICES[GATEWAY])
+    env = environment_of(SERVICES[GATEWAY])
     for name in set(APP_SERVICES) - {GATEWAY}:
         key = f"UPSTREAM_{name.upper()}"
         assert env.get(key), f"gateway: {key} must point at the {name} service"
@@ -321,7 +241,7 @@ def test_gateway_routes_to_every_deployed_service() -> None:
 
 def test_gateway_keeps_its_limits_in_redis() -> None:
     # Replicas (--scale gateway=N) must share the login limits, or N allow N times the limit.
-    url = _environment(SERVICES[GATEWAY]).get("REDIS_URL", "")
+    url = environment_of(SERVICES[GATEWAY]).get("REDIS_URL", "")
     assert url.startswith("redis://"), "gateway: REDIS_URL must point at the redis service"
     assert urlsplit(url).hostname in SERVICES, f"gateway: REDIS_URL host of {url!r} is no service"
 
@@ -329,9 +249,9 @@ def test_gateway_keeps_its_limits_in_redis() -> None:
 def test_gateway_believes_no_client_address_header_by_default() -> None:
     # A client's own X-Forwarded-For must never pick its rate-limit key: the gateway trusts
     # no proxy unless told, and uvicorn must not rewrite the peer before the gateway sees it.
-    assert _environment(SERVICES[GATEWAY]).get("FORWARDED_ALLOW_IPS", "") == ""
-    _, dockerfile = _build(SERVICES[GATEWAY])
-    run = " ".join(arguments for keyword, arguments in _dockerfile_instructions(dockerfile)
+    assert environment_of(SERVICES[GATEWAY]).get("FORWARDED_ALLOW_IPS", "") == ""
+    _, dockerfile = build_of(SERVICES[GATEWAY])
+    run = " ".join(arguments for keyword, arguments in dockerfile_instructions(dockerfile)
                    if keyword in {"CMD", "ENTRYPOINT"})
     assert "--no-proxy-headers" in run, "gateway: uvicorn must run with --no-proxy-headers"
 
@@ -352,7 +272,7 @@ def _postgres_settings() -> dict[str, int]:
 
 
 def _pooler_settings() -> dict[str, str]:
-    return _environment(SERVICES[POOLER])
+    return environment_of(SERVICES[POOLER])
 
 
 def test_pgbouncer_pools_transactions_in_front_of_postgres() -> None:
@@ -366,7 +286,7 @@ def test_pgbouncer_pools_transactions_in_front_of_postgres() -> None:
 
 @pytest.mark.parametrize("name", sorted(set(APP_SERVICES) - {GATEWAY}))
 def test_app_service_reaches_postgres_through_pgbouncer(name: str) -> None:
-    env = _environment(SERVICES[name])
+    env = environment_of(SERVICES[name])
     assert urlsplit(env.get("DATABASE_URL", "")).hostname == POOLER, (
         f"{name}: DATABASE_URL must point at {POOLER}, so that replicas cost PostgreSQL nothing")
     assert env.get("DATABASE_TRANSACTION_POOLING") == "true", (
@@ -380,7 +300,7 @@ def test_pgbouncer_server_connections_fit_postgres_with_headroom() -> None:
                               headroom=DEFAULT_HEADROOM, processes=1)
     env = _pooler_settings()
     total = int(env["MAX_USER_CONNECTIONS"])  # every service logs in as the one user
-    assert {urlsplit(_environment(SERVICES[name])["DATABASE_URL"]).username
+    assert {urlsplit(environment_of(SERVICES[name])["DATABASE_URL"]).username
             for name in set(APP_SERVICES) - {GATEWAY}} == {env["DB_USER"]}
     assert total <= budget.for_pools, (
         f"pgbouncer may open {total} server connections; the budget leaves "
@@ -390,8 +310,8 @@ def test_pgbouncer_server_connections_fit_postgres_with_headroom() -> None:
 
 def test_pgbouncer_takes_a_full_pool_from_every_service() -> None:
     env = _pooler_settings()
-    pools = {name: int(_environment(SERVICES[name])["DATABASE_POOL_SIZE"])
-             + int(_environment(SERVICES[name])["DATABASE_MAX_OVERFLOW"])
+    pools = {name: int(environment_of(SERVICES[name])["DATABASE_POOL_SIZE"])
+             + int(environment_of(SERVICES[name])["DATABASE_MAX_OVERFLOW"])
              for name in set(APP_SERVICES) - {GATEWAY}}
     assert sum(pools.values()) <= int(env["MAX_CLIENT_CONN"])
     for name, pool in pools.items():

@@ -24,6 +24,9 @@ WORKLOADS = ("Deployment", "StatefulSet", "Job")
 NAME = "app.kubernetes.io/name"
 # Credentials live in Secrets; a setting with one of these names never has a literal value.
 SECRET_KEYS = re.compile(r"PASSWORD|SECRET|TOKEN|DATABASE_URL|AMQP_URL|ACCESS_KEY")
+# The tag scheme of the images this repository builds: the release version, or the version
+# and the short git revision it was built from. Never `latest`.
+IMAGE_TAG = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9a-f]{7,40})?$")
 
 
 def of_kind(objects: list[Manifest], kind: str) -> list[Manifest]:
@@ -192,19 +195,25 @@ def check_no_literal_credentials(objects: list[Manifest]) -> list[str]:
 
 
 def check_images(objects: list[Manifest]) -> list[str]:
+    """Every image pinned; the platform's own are ``[<registry>/]<app>:<version>`` or
+    ``:<version>-<short sha>`` of the app the workload runs (README, "Images")."""
     out = []
     for name, template, _ in pods(objects):
         for container in containers(template["spec"]):
             image = container["image"]
-            tag = image.rsplit("/", 1)[-1].partition(":")[2]
-            if "@sha256:" not in image and tag in ("", "latest"):
+            reference, _, digest = image.partition("@")
+            repository, _, tag = reference.rsplit("/", 1)[-1].partition(":")
+            if not digest and tag in ("", "latest"):
                 out.append(f"{name}/{container['name']}: image {image} not pinned")
+            elif name in PLATFORM and (repository != name
+                                       or not (digest or IMAGE_TAG.match(tag))):
+                out.append(f"{name}/{container['name']}: image {image} is not {name}:<version>")
     return out
 
 
-def uvicorn_grace_seconds(name: str) -> float:
-    """``--timeout-graceful-shutdown`` in the image's command."""
-    dockerfile = ROOT / ("gateway" if name == "gateway" else f"services/{name}") / "Dockerfile"
+def uvicorn_grace_seconds() -> float:
+    """``--timeout-graceful-shutdown`` in the command of the one image recipe."""
+    dockerfile = ROOT / "Dockerfile"
     found = re.search(r'"--timeout-graceful-shutdown",\s*"(\d+)"', dockerfile.read_text())
     if found is None:
         raise ValueError(f"{dockerfile}: no --timeout-graceful-shutdown")
@@ -224,7 +233,7 @@ def check_shutdown(objects: list[Manifest]) -> list[str]:
         if len(command) != 2 or command[0] != "sleep":
             out.append(f"{name}: no preStop sleep")
             continue
-        needed = float(command[1]) + uvicorn_grace_seconds(name)
+        needed = float(command[1]) + uvicorn_grace_seconds()
         if name != "gateway":
             needed += float(config_of(objects, app)["SHUTDOWN_TIMEOUT_SECONDS"])
             needed += OUTBOX_FLUSH_SECONDS

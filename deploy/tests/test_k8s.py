@@ -130,6 +130,16 @@ def test_a_service_missing_from_the_manifests_is_reported(production: list[Manif
         mutated)
 
 
+def test_an_image_off_the_tag_scheme_is_reported(production: list[Manifest]) -> None:
+    mutated = copy.deepcopy(production)
+    chat = policies.named(mutated, "Deployment", "chat")
+    assert chat is not None
+    policies.app_container(chat["spec"]["template"])["image"] = "membership-auto/chat:dev"
+    assert policies.check_images(production) == []
+    assert policies.check_images(mutated) == [
+        "chat/app: image membership-auto/chat:dev is not chat:<version>"]
+
+
 def test_a_committed_production_secret_is_reported(production: list[Manifest]) -> None:
     leaked = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "auth-database"},
               "stringData": {"DATABASE_URL": "postgresql://u:p@db/auth"}}
