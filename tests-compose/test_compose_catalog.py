@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import copy
 from typing import Any
-
-import yaml
 
 from shared.catalog import NAMES, SERVICES
 
-COMPOSE_FILE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
-GATEWAY = "gateway"
-
-
-def _environment(service: dict[str, Any]) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) for item in env)
-    return {str(k): str(v) for k, v in env.items()}
+from .compose import COMPOSE, GATEWAY, environment_of
 
 
 def catalogue_problems(compose: dict[str, Any]) -> list[str]:
@@ -27,13 +17,13 @@ def catalogue_problems(compose: dict[str, Any]) -> list[str]:
     problems = [f"{name}: not in docker-compose.yml" for name in NAMES if name not in built]
     problems += [f"{name}: built by compose, not in the catalogue" for name in sorted(built)
                  if name not in (*NAMES, GATEWAY)]
-    gateway = _environment(services.get(GATEWAY, {}))
+    gateway = environment_of(services.get(GATEWAY, {}))
     problems += [f"gateway: UPSTREAM_{name.upper()} is not http://{name}:8000" for name in NAMES
                  if gateway.get(f"UPSTREAM_{name.upper()}") != f"http://{name}:8000"]
     for entry in SERVICES:
         if entry.name not in services:
             continue
-        env = _environment(services[entry.name])
+        env = environment_of(services[entry.name])
         urls = {key.removesuffix("_URL").lower() for key in env if key.endswith("_URL")}
         given = urls & set(NAMES)
         if given != set(entry.peers):
@@ -45,16 +35,12 @@ def catalogue_problems(compose: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _compose() -> dict[str, Any]:
-    return dict(yaml.safe_load(COMPOSE_FILE.read_text()))
-
-
 def test_compose_runs_every_service_of_the_catalogue_with_its_peers() -> None:
-    assert catalogue_problems(_compose()) == []
+    assert catalogue_problems(COMPOSE) == []
 
 
 def test_a_service_missing_from_compose_is_reported() -> None:
-    compose = _compose()
+    compose = copy.deepcopy(COMPOSE)
     del compose["services"]["files"]
     del compose["services"][GATEWAY]["environment"]["UPSTREAM_FILES"]
     problems = catalogue_problems(compose)
