@@ -146,6 +146,7 @@ class IngestRun:
     gateway_core_ms_per_batch: float
     telematics_core_ms_per_batch: float
     postgres_core_ms_per_batch: float
+    connection_ms_per_batch: float
     ratio_to_copy: float = 0.0
 
 
@@ -175,6 +176,20 @@ def count_rows(database_url: str) -> tuple[int, int, int]:
         batches, accepted = connection.execute(
             "SELECT count(*), coalesce(sum(accepted), 0) FROM telemetry_batches").fetchone()  # type: ignore[misc]
     return int(samples), int(batches), int(accepted)
+
+
+def connection_busy_ms(database_url: str) -> float:
+    """Milliseconds the database's sessions have spent in a statement or inside a transaction
+    (PostgreSQL 14+ ``pg_stat_database``): what a transaction-pooling PgBouncer must hold a
+    server connection for."""
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(libpq(database_url)) as connection:
+        row = connection.execute(
+            "SELECT coalesce(active_time, 0) + coalesce(idle_in_transaction_time, 0) "
+            "FROM pg_stat_database WHERE datname = %s", (name,)).fetchone()
+    return float(row[0]) if row else 0.0
 
 
 def _copy_one_batch(connection: Any, vehicles: list[str], counter: int) -> None:
@@ -269,12 +284,15 @@ def run_wrk_ingest(label: str, url: str, *, processes: int, connections: int, du
     script.write_text(LUA % {"vehicles": ", ".join(f'"{v}"' for v in vehicles), "token": token,
                              "run": run, "t0": T0, "batch": BATCH})
     before, _, _ = count_rows(database_url)
+    busy_before = connection_busy_ms(database_url)
     cpu_before = _cpu(pids)
     argv = [WRK, "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency",
             "--timeout", "10s", "-s", str(script), url]
     output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     time.sleep(1.0)  # let requests that were in flight when wrk stopped finish
     cpu = {part: seconds - cpu_before[part] for part, seconds in _cpu(pids).items()}
+    time.sleep(1.0)  # sessions report their times to the statistics about once a second
+    busy = connection_busy_ms(database_url) - busy_before
     after, _, _ = count_rows(database_url)
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", output, re.MULTILINE))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
@@ -289,6 +307,7 @@ def run_wrk_ingest(label: str, url: str, *, processes: int, connections: int, du
         accepted_batches=accepted, rejected=rejected, accepted_samples=accepted * BATCH,
         stored_samples=stored, in_flight_at_stop=(stored - accepted * BATCH) // BATCH,
         samples_per_s_stored=stored / duration,
+        connection_ms_per_batch=busy / max(stored / BATCH, 1),
         **{f"{part}_core_ms_per_batch": 1000 * seconds / max(stored / BATCH, 1)
            for part, seconds in cpu.items()})
     log(f"  {label:<24} c={connections:<3} {rps:>7.0f} batches/s  "
@@ -297,7 +316,8 @@ def run_wrk_ingest(label: str, url: str, *, processes: int, connections: int, du
         f"stored {stored:,}  rejected {rejected}  core-ms/batch: gateway "
         f"{result.gateway_core_ms_per_batch:.2f}, telematics "
         f"{result.telematics_core_ms_per_batch:.2f}, PostgreSQL "
-        f"{result.postgres_core_ms_per_batch:.2f}")
+        f"{result.postgres_core_ms_per_batch:.2f}; connection held "
+        f"{result.connection_ms_per_batch:.2f} ms/batch")
     if stored < accepted * BATCH or stored - accepted * BATCH > connections * BATCH:
         raise RuntimeError(f"accepted {accepted * BATCH} samples but stored {stored}")
     return result
@@ -433,13 +453,13 @@ def main() -> None:
     best = max(results, key=lambda r: r.samples_per_s_stored)
     rows = ["| telematics processes | c | batches/s | samples/s stored | p50 ms | p99 ms | "
             "accepted samples | stored samples | ratio to bare COPY | core-ms per batch: "
-            "gateway / telematics / PostgreSQL |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "gateway / telematics / PostgreSQL | connection ms per batch |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     rows += [f"| {r.processes} | {r.connections} | {r.requests_per_s:,.0f} | "
              f"{r.samples_per_s_stored:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
              f"{r.accepted_samples:,} | {r.stored_samples:,} | {r.ratio_to_copy:.2f} | "
              f"{r.gateway_core_ms_per_batch:.2f} / {r.telematics_core_ms_per_batch:.2f} / "
-             f"{r.postgres_core_ms_per_batch:.2f} |"
+             f"{r.postgres_core_ms_per_batch:.2f} | {r.connection_ms_per_batch:.2f} |"
              for r in results]
     command = (f"uv run python bench/ingest.py --duration {args.duration} "
                f"--vehicles {args.vehicles} --copy-seconds {args.copy_seconds:g}")
@@ -464,7 +484,11 @@ def main() -> None:
         "`sum(telemetry_batches.accepted) == count(samples)`.\n"
         "- core-ms per batch: CPU time (user + system, `/proc`) the gateway process, the "
         "telematics processes and every PostgreSQL process spent during the run, divided by "
-        "the batches stored.\n")
+        "the batches stored.\n"
+        "- connection ms per batch: time the telematics database's sessions spent in a "
+        "statement or a transaction (`pg_stat_database.active_time + "
+        "idle_in_transaction_time`) per batch: how long a transaction-pooling PgBouncer "
+        "lends a server connection to one batch.\n")
     print(table)
     write_results("ingest", {
         "command": command, "batchSize": BATCH, "vehicles": args.vehicles,

@@ -34,9 +34,10 @@ ALL_SERVICES = {"podSelector": {"matchLabels": {"app.kubernetes.io/component": "
 HTTP_PORTS = ({"port": "http", "protocol": "TCP"}, {"port": 8000, "protocol": "TCP"})
 # Outside the cluster, by port: the managed broker (AMQPS) and, for files only, S3.
 EXTERNAL_PORTS = {name: {5671} for name in SERVICE_NAMES} | {"files": {5671, 443}}
-INFRASTRUCTURE = {name: {"pgbouncer", "rabbitmq"} for name in SERVICE_NAMES}
-INFRASTRUCTURE["files"] = {"pgbouncer", "rabbitmq", "minio"}
-INFRASTRUCTURE["gateway"] = {"redis"}
+# Every platform pod may also send its spans to the collector, where an overlay has one.
+INFRASTRUCTURE = {name: {"pgbouncer", "rabbitmq", "otel-collector"} for name in SERVICE_NAMES}
+INFRASTRUCTURE["files"] = {"pgbouncer", "rabbitmq", "minio", "otel-collector"}
+INFRASTRUCTURE["gateway"] = {"redis", "otel-collector"}
 
 
 def peer_calls(objects: list[Manifest]) -> dict[str, set[str]]:
@@ -139,4 +140,33 @@ def check_peer_settings(objects: list[Manifest]) -> list[str]:
         out += [f"gateway: UPSTREAM_{s.name.upper()} is not http://{s.name}:8000"
                 for s in SERVICES
                 if config.get(f"UPSTREAM_{s.name.upper()}") != f"http://{s.name}:8000"]
+    return out
+
+
+def check_span_export(objects: list[Manifest]) -> list[str]:
+    """A platform pod told to send its spans (``OTEL_EXPORTER_OTLP_ENDPOINT``) can: the
+    collector's Service exists, the pod's egress to it on that port and the collector's
+    ingress from the pod are allowed."""
+    out = []
+    for name, template, _ in pods(objects):
+        if name not in PLATFORM:
+            continue
+        endpoint = config_of(objects, app_container(template)).get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if not endpoint:
+            continue
+        url = urlsplit(endpoint)
+        service = named(objects, "Service", url.hostname or "")
+        if service is None:
+            out.append(f"{name}: spans go to {url.hostname}, which is no Service")
+            continue
+        collector = {"matchLabels": service["spec"]["selector"]}
+        labels = template["metadata"]["labels"]
+        if not any("podSelector" in peer and selects(peer["podSelector"], collector["matchLabels"])
+                   and url.port in {p.get("port") for p in rule.get("ports", [])}
+                   for rule in rules_for(objects, labels, "egress") for peer in rule.get("to", [])):
+            out.append(f"{name}: no egress to {url.hostname}:{url.port}")
+        if not any("podSelector" in peer and selects(peer["podSelector"], labels)
+                   for rule in rules_for(objects, collector["matchLabels"], "ingress")
+                   for peer in rule.get("from", [])):
+            out.append(f"{name}: {url.hostname} takes no spans from it")
     return out

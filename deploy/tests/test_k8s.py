@@ -24,7 +24,7 @@ EVERY_OVERLAY: tuple[Check, ...] = (
     policies.check_service_accounts, policies.check_images, policies.check_shutdown,
     policies.check_migrations, policies.check_ingress,
     network.check_default_deny, network.check_ingress_isolation,
-    network.check_egress_isolation, network.check_peer_settings,
+    network.check_egress_isolation, network.check_peer_settings, network.check_span_export,
 )
 PRODUCTION_ONLY: tuple[Check, ...] = (
     policies.check_autoscaling, policies.check_no_literal_credentials)
@@ -84,6 +84,19 @@ def test_dev_runs_one_of_each_with_throwaway_credentials() -> None:
             assert workload["spec"]["replicas"] == 1, workload["metadata"]["name"]
     for secret in policies.of_kind(objects, "Secret"):
         assert secret["metadata"]["labels"]["membership-auto/credentials"] == "dev-throwaway"
+
+
+def test_dev_sends_every_platform_pods_spans_to_its_collector() -> None:
+    objects = _render_or_skip("dev")
+    for name in policies.PLATFORM:
+        deployment = policies.named(objects, "Deployment", name)
+        assert deployment is not None
+        config = policies.config_of(objects, policies.app_container(
+            deployment["spec"]["template"]))
+        assert config.get("OTEL_EXPORTER_OTLP_ENDPOINT") == "http://otel-collector:4318", name
+    assert network.check_span_export(objects) == []
+    cut = [o for o in objects if o["metadata"]["name"] != "gateway-to-otel-collector"]
+    assert network.check_span_export(cut) == ["gateway: no egress to otel-collector:4318"]
 
 
 def test_the_validator_refuses_a_malformed_object(production: list[Manifest]) -> None:

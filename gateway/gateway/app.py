@@ -27,6 +27,8 @@ from gateway.upstream_pool import PoolLimits
 from gateway.upstreams import LocalUpstream, MissingUpstream, Upstream, fetch_json
 from shared.logging import configure_logging
 from shared.tokens import AccessTokenVerifier, JwksSource
+from shared.tracing import configure as configure_tracing
+from shared.tracing import tracer
 
 log = logging.getLogger("gateway")
 
@@ -48,6 +50,7 @@ def create_app(
     """
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.log_level)
+    configure_tracing()
     upstreams = build_upstreams(SERVICES, settings.upstream_urls, local_apps,
                                 limits=settings.pool_limits, timeouts=settings.hop_timeouts)
     if jwks_source is None:
@@ -88,6 +91,7 @@ def create_app(
             [u for u in upstreams.values() if isinstance(u, LocalUpstream)],
             enabled=manage_local_lifespans),
         readiness_timeout=settings.readiness_timeout_seconds,
+        tracer=tracer("gateway"),
     )
 
 

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Mapping
 
+from opentelemetry.trace import Tracer
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse, Response
@@ -23,7 +24,7 @@ from gateway.lifespan import LocalLifespans
 from gateway.observability import GatewayMetrics, readiness_body, upstream_states
 from gateway.openapi import SchemaAggregator
 from gateway.proxy import HttpProxy, is_forwardable
-from gateway.routing import WEBSOCKET_ROUTES, resolve_api
+from gateway.routing import API_PREFIXES, WEBSOCKET_ROUTES, resolve_api
 from gateway.upstreams import MissingUpstream, Upstream, UpstreamError
 from gateway.websocket_proxy import (
     CLOSE_TRY_AGAIN_LATER,
@@ -33,6 +34,7 @@ from gateway.websocket_proxy import (
 )
 from shared.logging import request_id_var
 from shared.tokens import AccessTokenVerifier, InvalidToken
+from shared.tracing import TraceMiddleware
 
 log = logging.getLogger("gateway")
 
@@ -42,6 +44,13 @@ _NOT_FOUND = "Not found"
 
 def _valid_request_id(value: bytes) -> bool:
     return 0 < len(value) <= 128 and value.isascii() and b"\r" not in value and b"\n" not in value
+
+
+def _routed_prefix(scope: Scope) -> str | None:
+    """The gateway's route of a request, for its span's name: ``/api/<segment>/*``."""
+    path: str = scope["path"]
+    segment = path[5:].partition("/")[0] if path.startswith("/api/") else ""
+    return f"/api/{segment}/*" if segment in API_PREFIXES else None
 
 
 class JsonCorsMiddleware(CORSMiddleware):
@@ -72,6 +81,7 @@ class Gateway:
         cors_origins: list[str],
         lifespans: LocalLifespans,
         readiness_timeout: float,
+        tracer: Tracer | None = None,
     ) -> None:
         self.upstreams = upstreams
         self.verifier = verifier
@@ -88,11 +98,18 @@ class Gateway:
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
+        # Chosen once: with tracing off, requests take the same path as before it existed.
+        # On, the span's context replaces the client's trace headers before the proxy
+        # copies them, so the service's span is the gateway's child.
+        self._http_entry: ASGIApp = self._http
+        if tracer is not None:
+            self._http_entry = TraceMiddleware(self._http, tracer, route_of=_routed_prefix,
+                                               forward=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self._http_entry(scope, receive, send)
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":

@@ -1,4 +1,5 @@
-"""The one fixture set for tests: real broker and database URLs, apps run in process.
+"""The one fixture set for tests: real broker and database URLs, apps run in process,
+the spans they emit.
 
 Registered for the whole repository by the root ``conftest.py``. URL resolution
 lives in :mod:`shared.testing`.
@@ -10,8 +11,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from shared import testing
+from shared import testing, tracing
 from shared.pgbouncer import PgBouncer, pgbouncer_binary
 
 
@@ -77,3 +80,15 @@ def pgbouncer(postgres_admin_url: str) -> Iterator[PgBouncer]:
         yield bouncer
     finally:
         bouncer.stop()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on for the apps built during the test, every finished span kept here in
+    memory; off again afterwards."""
+    exporter = InMemorySpanExporter()
+    tracing.configure(SimpleSpanProcessor(exporter))
+    try:
+        yield exporter
+    finally:
+        tracing.reset()

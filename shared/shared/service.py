@@ -48,6 +48,8 @@ from shared.pruning import PruneRule, service_pruner
 from shared.request_guard import RequestGuardMiddleware
 from shared.settings import ServiceSettings
 from shared.tokens import AccessTokenVerifier, JwksSource, http_jwks_source
+from shared.tracing import TraceMiddleware, forward_trace, traced_handler, tracer
+from shared.tracing import configure as configure_tracing
 
 log = logging.getLogger("shared.service")
 
@@ -92,10 +94,10 @@ def _without_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
 def peer_client(base_url: str, *, timeout: float,
                 transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """A client of another service that passes the current request id on, so the callee's
-    log lines belong to the same story."""
+    """A client of another service that passes the current request id and trace on, so the
+    callee's log lines and spans belong to the same story."""
     return httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport,
-                             event_hooks={"request": [forward_request_id]})
+                             event_hooks={"request": [forward_request_id, forward_trace]})
 
 
 async def _connect_bus(bus: EventBus, consumers: list[IdempotentConsumer],
@@ -117,7 +119,8 @@ async def _connect_bus(bus: EventBus, consumers: list[IdempotentConsumer],
     for consumer in consumers:
         await consumer.start()
     for event_type, handler in broadcasts.items():
-        await bus.subscribe_broadcast([event_type], handler)
+        await bus.subscribe_broadcast([event_type],
+                                      traced_handler(service, "broadcast", handler))
     log.info("event bus connected", extra={"event": "bus_connected", "service": service})
 
 
@@ -166,6 +169,7 @@ def create_service_app(
     ``prune_rules`` are the service's own tables to prune, beside its event tables.
     """
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing()
     database = Database.from_settings(settings)
     watch_database_pool(settings.service_name, database)
     check_consumers(consumers or {})
@@ -174,7 +178,7 @@ def create_service_app(
                         poll_interval=settings.outbox_poll_interval)
     idempotent_consumers = [
         IdempotentConsumer(database.sessionmaker, event_tables, bus, queue, handlers,
-                           retry=settings.retry_policy)
+                           retry=settings.retry_policy, service=settings.service_name)
         for queue, handlers in (consumers or {}).items()
     ]
 
@@ -253,4 +257,7 @@ def create_service_app(
     app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(RequestIdMiddleware, service=settings.service_name)
+    service_tracer = tracer(settings.service_name)
+    if service_tracer is not None:
+        app.add_middleware(TraceMiddleware, tracer=service_tracer)
     return app

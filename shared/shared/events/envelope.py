@@ -21,6 +21,9 @@ class Event(BaseModel):
     ``correlationId`` is the request id of the gateway request that started the story
     (kept by every event that follows from it) and ``causationId`` the id of the event
     whose handler staged this one; both are null when there is none.
+    ``traceparent`` (W3C trace context, only when tracing is on: ``shared.tracing``) is the
+    span that staged the event, which the spans of its delivery continue; it is left out of
+    the JSON when there is none, and an envelope without it is as valid as before.
 
     Frozen, because the same instance may be handed to several in-process handlers and
     none of them should see another's edits.
@@ -36,13 +39,16 @@ class Event(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     correlation_id: str | None = Field(default=None, alias="correlationId")
     causation_id: str | None = Field(default=None, alias="causationId")
+    traceparent: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @classmethod
     def new(cls, type: str, producer: str, data: dict[str, Any], *, version: int = 1,
-            correlation_id: str | None = None, causation_id: str | None = None) -> Event:
+            correlation_id: str | None = None, causation_id: str | None = None,
+            traceparent: str | None = None) -> Event:
         """Create an event with a fresh uuid and the current UTC time."""
         return cls(type=type, producer=producer, data=data, version=version,
-                   correlationId=correlation_id, causationId=causation_id)
+                   correlationId=correlation_id, causationId=causation_id,
+                   traceparent=traceparent)
 
     @field_validator("occurred_at")
     @classmethod

@@ -15,6 +15,7 @@ from shared.events.bus import EventBus
 from shared.events.delivery import RetryPolicy
 from shared.events.envelope import Event
 from shared.events.tables import EventTables
+from shared.tracing import traced_handler
 
 logger = logging.getLogger("shared.events.consumer")
 
@@ -29,6 +30,8 @@ class IdempotentConsumer:
     only after the commit. A redelivered event finds its row and is skipped. On
     PostgreSQL a concurrent duplicate waits on the primary key and then fails with a
     unique violation, which also means "already applied".
+
+    ``service`` names the consumer's spans when tracing is on (default: the queue).
     """
 
     def __init__(
@@ -40,7 +43,9 @@ class IdempotentConsumer:
         handlers: Mapping[str, SessionHandler],
         *,
         retry: RetryPolicy | None = None,
+        service: str = "",
     ) -> None:
+        self._service = service or queue
         self._sessionmaker = as_sessionmaker(sessionmaker)
         self._table = tables.processed
         self._bus = bus
@@ -50,8 +55,8 @@ class IdempotentConsumer:
 
     async def start(self) -> None:
         """Subscribe the queue to every event type that has a handler."""
-        await self._bus.subscribe(self._queue, sorted(self._handlers), self.handle,
-                                  retry=self._retry)
+        handle = traced_handler(self._service, self._queue, self.handle)
+        await self._bus.subscribe(self._queue, sorted(self._handlers), handle, retry=self._retry)
 
     async def handle(self, event: Event) -> None:
         """Apply ``event`` unless this queue already did; raises if the handler fails."""

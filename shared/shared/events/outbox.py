@@ -14,6 +14,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -24,6 +25,7 @@ from shared.events.envelope import Event
 from shared.events.idempotent import IdempotentConsumer
 from shared.events.tables import EventTables
 from shared.logging import request_id_var
+from shared.tracing import enabled, message_span, new_event_traceparent
 
 __all__ = ["IdempotentConsumer", "Outbox", "OutboxRelay"]
 
@@ -48,10 +50,14 @@ class Outbox:
         Nothing is published until that commit (and the relay's next pass, or ``wake()``).
         Works with SQLAlchemy's and SQLModel's ``AsyncSession``. The event carries the
         current request id (or the handled event's correlation id) and, inside an event
-        handler, the handled event's id as its cause.
+        handler, the handled event's id as its cause. With tracing on, it also carries the
+        ``create`` span opened here, the child of the current request's or handler's span.
         """
         event = Event.new(type, self._producer, data, correlation_id=request_id_var.get() or None,
                           causation_id=causation_var.get() or None)
+        if enabled():
+            event = event.model_copy(update={"traceparent": new_event_traceparent(
+                self._producer, type, event.id)})
         await execute(session, self._insert, {
             "id": event.id, "type": event.type, "payload": event.to_json().decode(),
             "created_at": event.occurred_at, "attempts": 0})
@@ -143,8 +149,9 @@ class OutboxRelay:
             # Publish the whole batch at once and wait for every confirm together: one
             # channel keeps them in order on the wire, and a pass costs one confirm wait
             # instead of one per event.
+            publish = self._traced_publish if enabled() else self._bus.publish
             outcomes = await asyncio.gather(
-                *(self._bus.publish(Event.from_json(row.payload)) for row in rows),
+                *(publish(Event.from_json(row.payload)) for row in rows),
                 return_exceptions=True,
             )
             published: list[str] = []
@@ -172,6 +179,10 @@ class OutboxRelay:
                 "outbox published", extra={"event": "outbox.published", "count": len(published)}
             )
         return len(published), failed is None and len(rows) == self._batch_size
+
+    async def _traced_publish(self, event: Event) -> None:
+        with message_span(event.producer, "send", event, kind=SpanKind.CLIENT):
+            await self._bus.publish(event)
 
     async def _run(self) -> None:
         busy = False

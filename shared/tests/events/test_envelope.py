@@ -68,3 +68,30 @@ def test_from_json_accepts_other_producers_offsets_as_utc() -> None:
 def test_malformed_json_is_rejected() -> None:
     with pytest.raises(ValidationError):
         Event.from_json(b'{"type": "a.b"}')
+
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def test_an_envelope_carries_its_traceparent_through_json() -> None:
+    event = Event.new("user.registered", "auth", {}, traceparent=TRACEPARENT)
+
+    body = json.loads(event.to_json())
+
+    assert body["traceparent"] == TRACEPARENT
+    assert Event.from_json(event.to_json()).traceparent == TRACEPARENT
+
+
+def test_an_envelope_without_a_trace_has_no_traceparent_key() -> None:
+    # Tracing off: the wire format is what it was before traces existed.
+    body = json.loads(Event.new("user.registered", "auth", {}).to_json())
+
+    assert "traceparent" not in body
+
+
+def test_an_envelope_from_before_traces_parses_without_one() -> None:
+    raw = {"id": "e1", "type": "user.registered", "version": 1,
+           "occurredAt": "2026-01-01T00:00:00Z", "producer": "auth", "data": {},
+           "correlationId": "r1", "causationId": None}
+
+    assert Event.from_json(json.dumps(raw)).traceparent is None
