@@ -325,7 +325,7 @@ def test_pgbouncer_takes_a_full_pool_from_every_service() -> None:
 def test_app_service_sends_its_spans_to_the_collector(name: str) -> None:
     # By default; OTEL_EXPORTER_OTLP_ENDPOINT="" on the host turns tracing off (`-`, not `:-`).
     assert "${OTEL_EXPORTER_OTLP_ENDPOINT-" in str(SERVICES[name]["environment"])
-    collector = urlsplit(_environment(SERVICES[name])["OTEL_EXPORTER_OTLP_ENDPOINT"])
+    collector = urlsplit(environment_of(SERVICES[name])["OTEL_EXPORTER_OTLP_ENDPOINT"])
     assert (collector.hostname, collector.port) == ("otel-collector", 4318)
     image = SERVICES["otel-collector"]["image"]
     assert image.startswith("otel/opentelemetry-collector:") and not image.endswith(":latest")
