@@ -19,6 +19,9 @@ holds an address.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
+
+from starlette.types import Message, Send
 
 from gateway.ratelimit import LimitStore, LimitStoreUnavailable, Reservation, Window
 
@@ -73,3 +76,24 @@ class EdgeLimits:
 
     async def aclose(self) -> None:
         await self.store.aclose()
+
+
+def settling_send(send: Send, settle: Callable[[int], Awaitable[None]]
+                  ) -> tuple[Send, Callable[[int], Awaitable[None]]]:
+    """A ``send`` that settles a limit reservation by the answer's status before the answer
+    leaves (a client that logs in again at once must find the slot given back), and the
+    call that settles it afterwards if no answer left (once, either way)."""
+    done = False
+
+    async def settle_once(status: int) -> None:
+        nonlocal done
+        if not done:
+            done = True
+            await settle(status)
+
+    async def settling(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await settle_once(message["status"])
+        await send(message)
+
+    return settling, settle_once

@@ -9,19 +9,24 @@ for those two, settle the slot by auth's answer. Every refusal is the contract's
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from gateway.client_address import ClientAddress
-from gateway.edge_limits import EdgeLimits
+from gateway.edge_limits import EdgeLimits, settling_send
 from gateway.exchange import Exchange, send_error
 from gateway.http_upstream import StreamCut
 from gateway.ratelimit import LimitStoreUnavailable
+from gateway.request_body import (
+    email_of,
+    guarded_receive,
+    read_body,
+    replay,
+    too_large_message,
+)
 from gateway.routing import LOGIN_PATH, REGISTER_PATH, TELEMETRY_PREFIX, Route, is_public
 from gateway.upstreams import ClientGone, Upstream, UpstreamError
 from shared import json_body
@@ -109,11 +114,11 @@ class HttpProxy:
                 await send_error(send, 400, "Invalid Content-Length")
                 return
             if declared > limit:
-                await send_error(send, 413, _too_large_message(limit))
+                await send_error(send, 413, too_large_message(limit))
                 return
         if method not in ("GET", "HEAD"):
             # uvicorn holds a declared Content-Length to its word; only a chunked body is counted.
-            receive = _guarded_receive(receive, exchange, self.policy.request_body_timeout_seconds,
+            receive = guarded_receive(receive, exchange, self.policy.request_body_timeout_seconds,
                                        limit if content_length is None else None)
 
         upstream_scope = dict(scope)
@@ -177,18 +182,18 @@ class HttpProxy:
     async def _login(self, scope: Scope, receive: Receive, send: Send, route: Route,
                      exchange: Exchange, client_ip: str, limit: int) -> None:
         try:
-            body = await _read_body(receive, limit)
+            body = await read_body(receive, limit)
         except ClientGone:
             await _send_refusal(send, exchange)
             return
         if body is None:
-            await send_error(send, 413, _too_large_message(limit))
+            await send_error(send, 413, too_large_message(limit))
             return
         problem = json_body.problem(body)  # before json.loads, which could not take it
         if problem is not None:
             await send_error(send, 400, problem)
             return
-        email = _email_of(body)
+        email = email_of(body)
         limits = self.policy.limits
         try:
             reservation = await limits.reserve_login(client_ip, email)
@@ -203,10 +208,11 @@ class HttpProxy:
             await _too_many(send, reservation.retry_after,
                             "Too many failed login attempts, try again later")
             return
+        send, settled = settling_send(send, lambda status: limits.settle_login(reservation, status))
         try:
-            await self.forward(route.service, scope, _replay(body, receive), send, exchange)
+            await self.forward(route.service, scope, replay(body, receive), send, exchange)
         finally:
-            await limits.settle_login(reservation, exchange.status)
+            await settled(exchange.status)
 
     async def _register(self, scope: Scope, receive: Receive, send: Send, route: Route,
                         exchange: Exchange, client_ip: str) -> None:
@@ -217,8 +223,12 @@ class HttpProxy:
             await _too_many(send, reservation.retry_after,
                             "Too many registrations, try again later")
             return
-        await self.forward(route.service, scope, receive, send, exchange)
-        await limits.settle_registration(reservation, exchange.status)
+        send, settled = settling_send(
+            send, lambda status: limits.settle_registration(reservation, status))
+        try:
+            await self.forward(route.service, scope, receive, send, exchange)
+        finally:
+            await settled(exchange.status)
 
     def _reject(self, reason: str) -> None:
         if self.metrics is not None:
@@ -228,42 +238,8 @@ class HttpProxy:
         await self.policy.limits.aclose()
 
 
-def _too_large_message(limit: int) -> str:
-    return f"Request body too large (limit {limit} bytes)"
-
-
 async def _too_many(send: Send, retry_after: int, message: str) -> None:
     await send_error(send, 429, message, [(b"retry-after", str(retry_after).encode())])
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or ``None`` when it goes over ``limit``."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ClientGone()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _send_refusal(send: Send, exchange: Exchange) -> None:
@@ -272,47 +248,3 @@ async def _send_refusal(send: Send, exchange: Exchange) -> None:
         exchange.discard = False
         if not exchange.status:
             await send_error(send, *exchange.refusal)
-
-
-_DISCONNECT: Message = {"type": "http.disconnect"}
-
-
-def _guarded_receive(receive: Receive, exchange: Exchange, timeout: float,
-                     limit: int | None) -> Receive:
-    """A ``receive`` that ends the body (as a disconnect) when it is not all in within
-    ``timeout`` seconds (408) or goes over ``limit`` bytes (413): a slow or endless body
-    holds no upstream connection past that."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    size = 0
-    body_done = False
-
-    async def guarded() -> Message:
-        nonlocal size, body_done
-        if exchange.refusal is not None:
-            return _DISCONNECT
-        if body_done:  # what follows the body is the disconnect: no deadline on that
-            return await receive()
-        try:
-            async with asyncio.timeout_at(deadline):
-                message = await receive()
-        except TimeoutError:
-            exchange.refuse(408, "Request body not received in time")
-            return _DISCONNECT
-        if message["type"] == "http.request":
-            body_done = not message.get("more_body", False)
-            size += len(message.get("body", b""))
-            if limit is not None and size > limit:
-                exchange.refuse(413, _too_large_message(limit))
-                return _DISCONNECT
-        return message
-
-    return guarded
-
-
-def _email_of(body: bytes) -> str | None:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    email = data.get("email") if isinstance(data, dict) else None
-    return email.strip().lower() if isinstance(email, str) and email.strip() else None

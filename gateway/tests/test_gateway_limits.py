@@ -222,3 +222,27 @@ async def test_memory_store_is_reported_up() -> None:
         metrics = (await build({}).get("/metrics")).text
     assert _metric(metrics, 'gateway_limit_store_up{backend="memory"}') == 1
     assert _metric(metrics, 'gateway_limit_store_errors_total{backend="memory"}') == 0
+
+
+class LingeringAuth(PasswordAuth):
+    """Auth that goes on working after its answer has left (as a service closing its
+    session does): the client may send its next login before this one has returned."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await super().__call__(scope, receive, send)
+        await asyncio.sleep(0.2)
+
+
+async def test_a_login_right_after_a_successful_one_finds_its_slot_given_back(
+        serve: Any) -> None:
+    gateway = await serve(create_app(
+        no_upstreams(rate_limit_login_failures_per_email=5), {"auth": LingeringAuth(delay=0)},
+        jwks_source=static_jwks_source(JWKS)))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as client:
+        async def login(password: str) -> int:
+            response = await client.post(LOGIN, json={"email": "a@example.com",
+                                                      "password": password})
+            return response.status_code
+
+        assert [await login("wrong") for _ in range(4)] == [401] * 4
+        assert [await login(RIGHT_PASSWORD) for _ in range(3)] == [200] * 3
