@@ -4,7 +4,7 @@ peers' clients and the caller's ``Authorization`` header to forward to them."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, Request
@@ -30,6 +30,12 @@ def get_outbox(request: Request) -> Outbox:
     """The service's outbox, to stage events in the request's transaction."""
     outbox: Outbox = request.app.state.outbox
     return outbox
+
+
+def get_settings(request: Request) -> Any:
+    """The service's settings; each service types it: ``Annotated[XSettings,
+    Depends(get_settings)]`` in its ``api/deps.py``."""
+    return request.app.state.settings
 
 
 def authorization(request: Request) -> str:

@@ -10,12 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from appointments.settings import AppointmentsSettings
-
-
-def get_settings(request: Request) -> AppointmentsSettings:
-    settings: AppointmentsSettings = request.app.state.settings
-    return settings
-
+from shared.deps import get_settings
 
 SettingsDep = Annotated[AppointmentsSettings, Depends(get_settings)]
 

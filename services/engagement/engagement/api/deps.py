@@ -1,18 +1,12 @@
-"""Dependencies specific to the engagement service (the one place that reads ``app.state``)."""
+"""Dependencies specific to the engagement service: its typed settings."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from engagement.settings import EngagementSettings
-
-
-def get_settings(request: Request) -> EngagementSettings:
-    """The service's settings."""
-    settings: EngagementSettings = request.app.state.settings
-    return settings
-
+from shared.deps import get_settings
 
 SettingsDep = Annotated[EngagementSettings, Depends(get_settings)]

@@ -8,11 +8,7 @@ from fastapi import Depends, Request
 
 from files.settings import FilesSettings
 from files.storage import ObjectStore
-
-
-def get_settings(request: Request) -> FilesSettings:
-    settings: FilesSettings = request.app.state.settings
-    return settings
+from shared.deps import get_settings
 
 
 def get_store(request: Request) -> ObjectStore:

@@ -7,16 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from shared.auth import CurrentPrincipal
-from shared.deps import ReadSession
+from shared.deps import ReadSession, get_settings
 from telematics.models import vehicle_owners
 from telematics.settings import TelematicsSettings
 
 VehicleId = str
-
-
-def get_settings(request: Request) -> TelematicsSettings:
-    settings: TelematicsSettings = request.app.state.settings
-    return settings
 
 
 SettingsDep = Annotated[TelematicsSettings, Depends(get_settings)]
