@@ -17,6 +17,7 @@ help:
 	@echo "make compose - docker compose with the throwaway dev credentials (deploy/compose/dev.env)"
 	@echo "make images - build membership-auto/<app>:<version> and :<version>-<short sha> for every app"
 	@echo "make test   - every test (unit, integration, e2e)"
+	@echo "make test SERVICE=<name> - that service's tests, the contract gates, its e2e tests"
 	@echo "make fuzz   - schemathesis over /api/schema/, 30 examples per operation, both run modes"
 	@echo "make lint   - ruff and mypy"
 	@echo "make k8s    - render deploy/k8s overlays, validate against the Kubernetes schemas, policy tests"
@@ -61,8 +62,21 @@ images:
 			-t membership-auto/$$service:$(VERSION)-$(shell echo $(REVISION) | cut -c1-7) . ; \
 	done
 
+# SERVICE=<name>: that service's tests, the catalogue and contract gates, and the e2e
+# tests that involve it (the markers conftest.py and tests-e2e/conftest.py give them).
+# MARK adds a marker expression, e.g. MARK="not broker_restart".
+GATES = launcher/tests/test_catalog.py launcher/tests/test_service_shape.py \
+	gateway/tests/test_catalog.py \
+	$(wildcard shared/tests/contracts tests-contracts)
+
 test: install pgbouncer
-	$(UV) run --frozen pytest
+ifdef SERVICE
+	@test -d services/$(SERVICE)/tests || (echo "SERVICE=$(SERVICE): no services/$(SERVICE)/tests" && exit 1)
+	$(UV) run --frozen pytest services/$(SERVICE)/tests $(GATES) tests-e2e \
+		-m "$(SERVICE)$(if $(MARK), and ($(MARK)))" $(PYTEST_ARGS)
+else
+	$(UV) run --frozen pytest $(if $(MARK),-m "$(MARK)")
+endif
 
 test-unit: install pgbouncer
 	$(UV) run --frozen pytest --ignore=tests-e2e
@@ -84,7 +98,7 @@ k8s: install
 
 lint: install
 	$(UV) run --frozen ruff check .
-	$(UV) run --frozen mypy shared/shared
+	$(UV) run --frozen mypy shared/shared testsupport/testsupport
 
 bench: install
 	@command -v wrk >/dev/null 2>&1 || (echo "installing wrk (the load generator) ..." && \

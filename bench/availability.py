@@ -44,8 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gateway_bench_lib import WrkResult, as_dicts, log, run_wrk, write_results  # noqa: E402
 
 from launcher.catalog import SERVICES  # noqa: E402
-from launcher.local import free_port, throwaway_topology  # noqa: E402
-from shared import testing  # noqa: E402
+from shared.net import free_port  # noqa: E402
+from testsupport import infra  # noqa: E402
+from testsupport.topology import throwaway_topology  # noqa: E402
 
 PATH = "/api/appointments/availability/"
 ADMIN_EMAIL = "admin@bench.membershipauto.test"
@@ -139,8 +140,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=10)
     args = parser.parse_args()
-    admin_url, _ = testing.resolve_postgres_admin_url()
-    amqp_url, _ = testing.resolve_amqp_url()
+    admin_url, _ = infra.resolve_postgres_admin_url()
+    amqp_url, _ = infra.resolve_amqp_url()
     if admin_url is None or amqp_url is None:
         sys.exit("PostgreSQL and RabbitMQ must be reachable (see README, Tests)")
     day = next_monday()

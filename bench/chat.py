@@ -48,8 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gateway_bench_lib import cpu_seconds, log, write_results  # noqa: E402
 
 from launcher.catalog import SERVICES  # noqa: E402
-from launcher.local import free_port, throwaway_topology  # noqa: E402
-from shared import testing  # noqa: E402
+from shared.net import free_port  # noqa: E402
+from testsupport import infra  # noqa: E402
+from testsupport.topology import throwaway_topology  # noqa: E402
 
 ADMIN_EMAIL = "admin@bench.membershipauto.test"
 ADMIN_PASSWORD = "bench-admin-password"
@@ -271,8 +272,8 @@ def chat_gauge(chat_url: str) -> int:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    admin_url, _ = testing.resolve_postgres_admin_url()
-    amqp_url, _ = testing.resolve_amqp_url()
+    admin_url, _ = infra.resolve_postgres_admin_url()
+    amqp_url, _ = infra.resolve_amqp_url()
     if admin_url is None or amqp_url is None:
         sys.exit("PostgreSQL and RabbitMQ must be reachable (see README, Tests)")
     # The gateway holds two descriptors per client socket, chat one.

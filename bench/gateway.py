@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gateway_bench_lib import (  # noqa: E402
     Process,
     as_dicts,
-    free_port,
     log,
     make_keys,
     run_wrk,
@@ -38,7 +37,8 @@ from gateway_bench_lib import (  # noqa: E402
     write_results,
 )
 
-from shared import testing  # noqa: E402
+from shared.net import free_port  # noqa: E402
+from testsupport import infra  # noqa: E402
 
 PATH = "/api/auth/me/"
 OTHER_SERVICES = ("vehicles", "telematics", "appointments", "engagement", "chat", "files")
@@ -79,10 +79,10 @@ def main() -> None:
         if args.sqlite:
             subject = "auth service (uvicorn auth.app:create_app --factory, SQLite)"
         else:
-            admin_url, _ = testing.resolve_postgres_admin_url()
+            admin_url, _ = infra.resolve_postgres_admin_url()
             if admin_url is None:
                 sys.exit("PostgreSQL is not reachable (set TEST_DATABASE_URL or use --sqlite)")
-            database_url = testing.create_throwaway_database(admin_url, prefix="ma_bench")
+            database_url = infra.create_throwaway_database(admin_url, prefix="ma_bench")
             env["DATABASE_URL"] = database_url
             subject = "auth service (uvicorn auth.app:create_app --factory, PostgreSQL)"
         service = Process("auth", uvicorn_argv("auth.app:create_app", service_port, factory=True),
@@ -115,7 +115,7 @@ def main() -> None:
             gateway.stop()
         service.stop()
         if database_url and admin_url:
-            testing.drop_database(admin_url, database_url)
+            infra.drop_database(admin_url, database_url)
 
     by = {(r.label, r.connections): r for r in results}
     added_p50 = by[("through gateway", 1)].p50_ms - by[("direct", 1)].p50_ms

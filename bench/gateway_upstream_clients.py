@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gateway_bench_lib import (  # noqa: E402
     Process,
     as_dicts,
-    free_port,
     log,
     make_keys,
     run_wrk,
@@ -36,6 +35,8 @@ from gateway_bench_lib import (  # noqa: E402
     wait_http,
     write_results,
 )
+
+from shared.net import free_port  # noqa: E402
 
 PATH = "/api/auth/me/"
 _HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",

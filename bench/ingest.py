@@ -51,7 +51,6 @@ from gateway_bench_lib import (  # noqa: E402
     WRK,
     Process,
     cpu_seconds,
-    free_port,
     log,
     postgres_cpu_seconds,
     uvicorn_argv,
@@ -59,7 +58,8 @@ from gateway_bench_lib import (  # noqa: E402
     write_results,
 )
 
-from shared import testing  # noqa: E402
+from shared.net import free_port  # noqa: E402
+from testsupport import infra  # noqa: E402
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 MIGRATIONS = ROOT / "services" / "telematics" / "migrations"
@@ -233,7 +233,7 @@ def bare_copy(database_url: str, vehicles: list[str], seconds: float) -> CopyRun
 def prepare_copy_database(admin_url: str) -> str:
     from shared.migrations import upgrade_to_head
 
-    url = testing.create_throwaway_database(admin_url, prefix="ma_bench_copy")
+    url = infra.create_throwaway_database(admin_url, prefix="ma_bench_copy")
     upgrade_to_head(MIGRATIONS, url)
     return url
 
@@ -337,14 +337,14 @@ def main() -> None:
     parser.add_argument("--copy-seconds", type=float, default=10.0)
     args = parser.parse_args()
 
-    admin_url, _ = testing.resolve_postgres_admin_url()
+    admin_url, _ = infra.resolve_postgres_admin_url()
     if admin_url is None:
         sys.exit("PostgreSQL is not reachable (set TEST_DATABASE_URL)")
-    if not testing.port_answers(AMQP_URL):
+    if not infra.port_answers(AMQP_URL):
         sys.exit("RabbitMQ is not reachable on 127.0.0.1:5672")
     # A vhost of its own: the run's events (a few hundred thousand) never reach the
     # queues of another platform on this broker, and deleting it drops them all.
-    amqp_url, drop_vhost = testing.create_throwaway_vhost(AMQP_URL, prefix="ma_bench")
+    amqp_url, drop_vhost = infra.create_throwaway_vhost(AMQP_URL, prefix="ma_bench")
     vehicles = [str(uuid.uuid4()) for _ in range(args.vehicles)]
     databases: list[str] = []
     processes: list[Process] = []
@@ -358,8 +358,8 @@ def main() -> None:
         log(f"  bare COPY: {copy_runs[-1].rows_per_s:,.0f} rows/s, PostgreSQL "
             f"{copy_runs[-1].postgres_core_ms_per_batch:.2f} core-ms/batch")
 
-        auth_db = testing.create_throwaway_database(admin_url, prefix="ma_bench_auth")
-        telematics_db = testing.create_throwaway_database(admin_url, prefix="ma_bench_tm")
+        auth_db = infra.create_throwaway_database(admin_url, prefix="ma_bench_auth")
+        telematics_db = infra.create_throwaway_database(admin_url, prefix="ma_bench_tm")
         databases += [auth_db, telematics_db]
         data_dir = tempfile.mkdtemp(prefix="bench-ingest-")
         auth_port, gateway_port = free_port(), free_port()
@@ -442,7 +442,7 @@ def main() -> None:
         for process in reversed(processes):
             process.stop()
         for url in databases:
-            testing.drop_database(admin_url, url)
+            infra.drop_database(admin_url, url)
         drop_vhost()
 
     copy_rates = [run.rows_per_s for run in copy_runs]

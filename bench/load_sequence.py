@@ -54,8 +54,10 @@ from read_paths import PATH as VEHICLES_PATH  # noqa: E402
 from read_paths import VIN_CHARS, seed_member  # noqa: E402
 
 from launcher.catalog import SERVICES  # noqa: E402
-from launcher.local import Topology, free_port, throwaway_topology  # noqa: E402
-from shared import testing  # noqa: E402
+from launcher.local import Topology  # noqa: E402
+from shared.net import free_port  # noqa: E402
+from testsupport import infra  # noqa: E402
+from testsupport.topology import throwaway_topology  # noqa: E402
 
 VEHICLES = 32
 LOGIN_MEMBERS = 8
@@ -299,8 +301,8 @@ def main() -> None:
     parser.add_argument("--name", default="load_sequence", help="results file name")
     parser.add_argument("--note", default="", help="a line saying what was measured where")
     args = parser.parse_args()
-    admin_url, _ = testing.resolve_postgres_admin_url()
-    amqp_url, _ = testing.resolve_amqp_url()
+    admin_url, _ = infra.resolve_postgres_admin_url()
+    amqp_url, _ = infra.resolve_amqp_url()
     if admin_url is None or amqp_url is None:
         sys.exit("PostgreSQL and RabbitMQ must be reachable (see README, Tests)")
     log("starting the platform (a process per service, PostgreSQL, RabbitMQ)")

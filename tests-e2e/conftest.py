@@ -5,6 +5,9 @@ Every test runs against both ways of running it, each started once per session:
 process per service, PostgreSQL, RabbitMQ, on free ports and throwaway databases);
 ``embedded`` is what ``make run`` starts (one process, SQLite, in-process bus).
 Tests marked ``processes_only`` need the real broker and run on the first alone.
+
+Each test also carries the marker of every service it involves (``INVOLVES``, by file),
+which ``make test SERVICE=<name>`` selects on.
 """
 
 from __future__ import annotations
@@ -22,12 +25,37 @@ import httpx
 import pytest
 
 from launcher.catalog import SERVICES
-from launcher.local import Process, Topology, free_port, throwaway_topology
+from launcher.local import Process, Topology
 from launcher.supervisor import Supervisor
+from shared.net import free_port
+from testsupport.topology import throwaway_topology
 
 ADMIN_EMAIL = "admin@e2e.membershipauto.test"
 ADMIN_PASSWORD = "e2e-admin-password"
 _emails = itertools.count()
+
+EVERY = {spec.name for spec in SERVICES}
+# The services each file exercises (routes it calls, events it waits for). Auth is in
+# every one: each test signs in through it. A new file must be added here.
+INVOLVES: dict[str, set[str]] = {
+    "test_appointments_contract.py": {"appointments", "vehicles"},
+    "test_auth_contract.py": set(),
+    "test_bad_input.py": EVERY,
+    "test_chat_contract.py": {"chat", "files"},
+    "test_database_busy.py": {"vehicles"},
+    "test_edge_limits.py": set(),
+    "test_engagement_contract.py": {"engagement", "appointments", "vehicles"},
+    "test_events.py": {"engagement"},
+    "test_faults.py": {"engagement"},
+    "test_files_contract.py": {"files"},
+    "test_fuzz.py": EVERY,
+    "test_gateway_edges.py": EVERY,  # the merged OpenAPI document holds every service's
+    "test_signing_keys.py": {"vehicles"},
+    "test_supervision.py": {"vehicles"},
+    "test_telematics_contract.py": {"telematics", "vehicles"},
+    "test_vehicles_contract.py": {"vehicles"},
+}
+HERE = Path(__file__).resolve().parent
 
 
 # Settings that keep the suite fast and let it register many users from one address.
@@ -43,6 +71,16 @@ TEST_ENV = {
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "processes_only: needs the real topology (broker)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.resolve().parent != HERE:
+            continue
+        if item.path.name not in INVOLVES:
+            raise pytest.UsageError(f"tests-e2e/conftest.py: add {item.path.name} to INVOLVES")
+        for name in {"auth"} | INVOLVES[item.path.name]:
+            item.add_marker(name)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

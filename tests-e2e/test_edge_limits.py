@@ -16,7 +16,8 @@ import pytest
 from redis import Redis
 
 from launcher.catalog import GATEWAY_FACTORY
-from launcher.local import Process, Topology, free_port
+from launcher.local import Process, Topology
+from shared.net import free_port
 
 LOGIN = "/api/auth/login/"
 PER_EMAIL = 5  # RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL in TEST_ENV

@@ -14,7 +14,7 @@ import pytest
 
 from launcher.catalog import SERVICES
 from shared.events import EXCHANGE, Event
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 APPOINTMENTS_DEPLOYED = any(spec.name == "appointments" for spec in SERVICES)
 KM_PER_DEGREE_LAT = 111.195

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from shared.events import EXCHANGE, Event
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 
 async def _publish(amqp_url: str, event: Event, times: int = 1) -> None:
@@ -100,8 +100,10 @@ async def test_a_consumer_deployed_after_its_producer_receives_what_was_publishe
     declares every queue of the event catalogue when it connects, so user.registered
     waited in engagement's queue instead of being dropped for want of a queue."""
     from launcher.catalog import SERVICES
-    from launcher.local import Process, free_port, throwaway_topology
-    from shared import testing
+    from launcher.local import Process
+    from shared.net import free_port
+    from testsupport import infra
+    from testsupport.topology import throwaway_topology
 
     from .conftest import TEST_ENV
 
@@ -123,8 +125,8 @@ async def test_a_consumer_deployed_after_its_producer_receives_what_was_publishe
             referred = register(referralCode=referrer["user"]["referralCode"])
 
         auth_url = topology.processes["auth"][0].url
-        database = testing.with_database(postgres_admin_url,
-                                         f"ma_late_{uuid.uuid4().hex[:8]}_engagement")
+        database = infra.with_database(postgres_admin_url,
+                                       f"ma_late_{uuid.uuid4().hex[:8]}_engagement")
         log = (tmp_path / "engagement-late.log").open("ab")  # noqa: ASYNC230 - a local file
         late = Process("engagement-late", free_port(), {
             **TEST_ENV, "DATABASE_URL": database, "AMQP_URL": topology.amqp_url,
@@ -143,7 +145,7 @@ async def test_a_consumer_deployed_after_its_producer_receives_what_was_publishe
                              within=30)
         finally:
             late.stop()
-            testing.drop_database(postgres_admin_url, database)
+            infra.drop_database(postgres_admin_url, database)
 
 
 def _logged(topology, instance: str, needle: str) -> list[dict]:

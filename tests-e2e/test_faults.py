@@ -26,7 +26,7 @@ import pytest
 
 from shared.events import EXCHANGE, Event
 from shared.events.dlq import list_dead_letters
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 from .conftest import TEST_ENV
 

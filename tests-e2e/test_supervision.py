@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 pytestmark = pytest.mark.processes_only
 

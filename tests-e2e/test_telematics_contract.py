@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 START = 1_704_067_200_000
 

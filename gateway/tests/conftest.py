@@ -4,7 +4,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -21,8 +20,9 @@ from redis import Redis
 
 from gateway.app import create_app
 from gateway.settings import SERVICES, GatewaySettings
-from shared.testing import port_answers
+from shared.net import free_port
 from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER, static_jwks_source
+from testsupport.infra import port_answers
 
 SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -109,12 +109,6 @@ def gateway_client() -> Callable[..., httpx.AsyncClient]:
         return httpx.AsyncClient(transport=transport, base_url="http://gateway")
 
     return build
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RunningServer:

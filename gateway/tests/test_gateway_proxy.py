@@ -27,7 +27,7 @@ async def test_service_not_configured_is_503_with_retry_after(gateway_client: An
 
 
 async def test_service_down_is_503_with_retry_after(gateway_client: Any) -> None:
-    from gateway.tests.conftest import free_port
+    from shared.net import free_port
 
     async with gateway_client(upstream_vehicles=f"http://127.0.0.1:{free_port()}") as client:
         response = await client.get("/api/vehicles/", headers=bearer())

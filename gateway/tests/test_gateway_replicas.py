@@ -15,9 +15,10 @@ from collections import Counter
 from typing import Any
 
 from gateway.http_upstream import HttpUpstream
-from gateway.tests.conftest import StandIn, bearer, free_port
+from gateway.tests.conftest import StandIn, bearer
 from gateway.upstream_pool import PoolLimits
 from gateway.upstreams import fetch
+from shared.net import free_port
 
 CONCURRENCY = 8
 

@@ -11,7 +11,8 @@ import websockets
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve as ws_serve
 
-from gateway.tests.conftest import StandIn, bearer, free_port, make_token
+from gateway.tests.conftest import StandIn, bearer, make_token
+from shared.net import free_port
 
 
 async def test_round_robin_across_two_upstream_urls(gateway_client: Any, serve: Any) -> None:

@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 
 from gateway.ratelimit import LimitStore, LimitStoreUnavailable, MemoryLimitStore, Window
 from gateway.ratelimit_redis import RedisLimitStore
-from gateway.tests.conftest import free_port
-from shared.testing import wait_until
+from shared.net import free_port
+from testsupport.apps import wait_until
 
 FIVE_PER_HOUR = Window("test", 5, 3600)
 

@@ -43,12 +43,11 @@ def build_platform(data_dir: Path) -> ASGIApp:
         # meant for one service must not be used by all of them.
         settings = settings_class(database_url="", amqp_url="memory://", data_dir=data_dir)
         factory: Any = load(spec.factory)
-        if spec.name == "auth":
-            app = factory(settings)
-        else:
-            jwks = http_jwks_source("http://auth.internal/api/auth/jwks/", peers["auth"])
-            app = factory(settings, jwks_source=jwks,
-                          peers={name: peers[name] for name in spec.peers})
+        # Auth comes first in the catalogue and, given no source, reads its own keys.
+        jwks = (http_jwks_source("http://auth.internal/api/auth/jwks/", peers["auth"])
+                if "auth" in peers else None)
+        app = factory(settings, jwks_source=jwks,
+                      peers={name: peers[name] for name in spec.peers})
         services[spec.name] = app
         peers[spec.name] = peer_client(f"http://{spec.name}.internal", timeout=5.0,
                                        transport=httpx.ASGITransport(app=app))

@@ -15,14 +15,11 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import closing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import httpx
 
@@ -37,13 +34,6 @@ RUN_DIR = Path(".run")
 PID_FILE = RUN_DIR / "local.json"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -150,37 +140,6 @@ class Topology:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
-
-
-@contextlib.contextmanager
-def throwaway_topology(postgres_admin_url: str, amqp_url: str, *, prefix: str,
-                       progress: Callable[[str], None] = print,
-                       **options: Any) -> Iterator[Topology]:
-    """A started topology on databases and a RabbitMQ vhost of its own, all dropped after.
-
-    For tests and benchmarks: nothing it stores or publishes reaches another platform on
-    the same PostgreSQL server or broker. ``options`` are ``Topology``'s fields.
-    """
-    from shared import testing
-
-    run_id = uuid.uuid4().hex[:8]
-    databases: list[str] = []
-
-    def database_url(service: str) -> str:
-        url = testing.with_database(postgres_admin_url, f"{prefix}_{run_id}_{service}")
-        databases.append(url)
-        return url
-
-    vhost_url, drop_vhost = testing.create_throwaway_vhost(amqp_url, prefix=prefix)
-    topology = Topology(database_url, amqp_url=vhost_url, **options)
-    try:
-        topology.start(progress=progress)
-        yield topology
-    finally:
-        topology.stop()
-        for url in databases:
-            testing.drop_database(postgres_admin_url, url)
-        drop_vhost()
 
 
 def _database_urls(base: str) -> Callable[[str], str]:

@@ -10,8 +10,9 @@ import pytest
 
 from launcher.budget import BudgetExceeded, ConnectionBudget, server_limits
 from launcher.catalog import SERVICES
-from launcher.local import free_port, throwaway_topology
+from shared.net import free_port
 from shared.settings import ServiceSettings
+from testsupport.topology import throwaway_topology
 
 
 def test_the_local_topology_leaves_the_reserved_slots_and_the_headroom_free() -> None:

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from launcher.embedded import build_platform
 from shared.events import reset_hub
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ import pytest
 
 from launcher.process import Process
 from launcher.supervisor import RestartPolicy, Supervisor
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 EXITS_AT_ONCE = [sys.executable, "-c", "import sys; sys.exit(3)"]
 SLEEPS = [sys.executable, "-c", "import time; time.sleep(600)"]

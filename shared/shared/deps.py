@@ -1,10 +1,12 @@
-"""FastAPI dependencies for the infrastructure a route needs: a session, the outbox."""
+"""FastAPI dependencies for the infrastructure a route needs: a session, the outbox, the
+peers' clients and the caller's ``Authorization`` header to forward to them."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
+import httpx
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +32,25 @@ def get_outbox(request: Request) -> Outbox:
     return outbox
 
 
+def get_settings(request: Request) -> Any:
+    """The service's settings; each service types it: ``Annotated[XSettings,
+    Depends(get_settings)]`` in its ``api/deps.py``."""
+    return request.app.state.settings
+
+
+def authorization(request: Request) -> str:
+    """The caller's ``Authorization`` header, forwarded on the few calls to peers."""
+    return request.headers.get("authorization", "")
+
+
+def get_peers(request: Request) -> dict[str, httpx.AsyncClient]:
+    """Clients of the services this one may call (``create_service_app(peers=...)``)."""
+    clients: dict[str, httpx.AsyncClient] = request.app.state.peers
+    return clients
+
+
 DbSession = Annotated[AsyncSession, Depends(get_session)]
 ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
 OutboxDep = Annotated[Outbox, Depends(get_outbox)]
+AuthorizationDep = Annotated[str, Depends(authorization)]
+PeersDep = Annotated[dict[str, httpx.AsyncClient], Depends(get_peers)]

@@ -23,11 +23,11 @@ from urllib.parse import quote
 import httpx
 import sqlalchemy as sa
 from sqlalchemy import Boolean, Column, MetaData, String, Table, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import NotFound, ServiceUnavailable
 from shared.events import Event, SessionHandler
+from shared.statements import upsert
 
 log = logging.getLogger("shared.vehicle_ownership")
 
@@ -123,8 +123,7 @@ class VehicleOwners:
             stmt.on_conflict_do_nothing(index_elements=["vehicle_id"]))
 
     def _insert(self, session: AsyncSession) -> Any:
-        dialect = session.get_bind().dialect.name
-        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(self.table)
+        return upsert(session, self.table)
 
 
 async def ask_vehicles_service(client: httpx.AsyncClient, vehicle_id: str,

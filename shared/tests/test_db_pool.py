@@ -16,7 +16,8 @@ from sqlalchemy import text
 from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.observability import watch_database_pool
-from shared.testing import wait_until, with_database
+from testsupport.apps import wait_until
+from testsupport.infra import with_database
 
 
 def app_on(database: Database) -> FastAPI:

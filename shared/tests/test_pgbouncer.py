@@ -14,7 +14,7 @@ import sqlalchemy.exc
 from sqlalchemy import text
 
 from shared.db import Database
-from shared.pgbouncer import PgBouncer
+from testsupport.pgbouncer import PgBouncer
 
 
 async def select_many_times(database: Database, times: int) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, event, insert, select, text
 from shared.db import Database
 from shared.events import define_event_tables
 from shared.pruning import Pruner, event_table_rules
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 metadata = MetaData()
 tables = define_event_tables(metadata)

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from appointments.api import appointments, locations
+from appointments.api.routes import appointments, locations
 from appointments.events import CONSUMERS
 from appointments.models import event_tables
 from appointments.settings import AppointmentsSettings

@@ -28,10 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -60,6 +58,7 @@ from appointments.slots import (
 )
 from shared.errors import Conflict, FieldErrors, NotFound
 from shared.events import Outbox
+from shared.statements import insert_for, run
 
 APPOINTMENT_NOT_FOUND = "Appointment not found"
 NOT_ON_GRID = ("Appointments start on a 30-minute slot boundary (:00 or :30 in the "
@@ -102,8 +101,7 @@ async def _lock_location_day(session: AsyncSession, location_id: str, day: date)
     """Take the (location, local date) lock for the rest of the transaction (see the
     module docstring for how it works on each database)."""
     connection = await session.connection()
-    insert: Any = (postgresql.insert if connection.dialect.name == "postgresql"
-                   else sqlite.insert)
+    insert = insert_for(connection.dialect.name)
     await connection.execute(insert(location_days).values(location_id=location_id, day=day)
                              .on_conflict_do_nothing())
     await connection.execute(location_days.select()
@@ -142,7 +140,7 @@ async def cancel(session: AsyncSession, outbox: Outbox, user_id: str, appointmen
                         table.c.status == SCHEDULED)
                  .values(status=CANCELLED, cancelled_at=now)
                  .returning(*table.c))
-    row = (await (await session.connection()).execute(statement)).first()
+    row = (await run(session, statement)).first()
     if row is None:
         current = await get_appointment(session, user_id, appointment_id)
         raise Conflict(f"This appointment is already {current.status.replace('_', ' ')}")

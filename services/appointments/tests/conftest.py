@@ -19,7 +19,7 @@ import pytest
 from appointments.app import create_app
 from appointments.settings import AppointmentsSettings
 from shared.events import Event, get_hub
-from shared.testing import (
+from testsupport.apps import (
     EventRecorder,
     OwnedResourceStandIn,
     TokenSigner,

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import func, select
 
 from appointments.models import Appointment
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 MONDAY = 0
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 DEFAULT_HOURS = {"mon": ["08:00", "18:00"], "tue": ["08:00", "18:00"],

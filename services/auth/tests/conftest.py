@@ -11,7 +11,7 @@ import pytest
 
 from auth.app import create_app
 from auth.settings import AuthSettings
-from shared.testing import serve_in_process
+from testsupport.apps import serve_in_process
 
 ADMIN_EMAIL = "admin@membershipauto.test"
 ADMIN_PASSWORD = "admin-password-1"

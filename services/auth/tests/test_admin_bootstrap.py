@@ -10,8 +10,8 @@ import pytest
 
 from auth.app import create_app
 from auth.users import AdminEmailTaken
-from launcher.local import free_port
-from shared.testing import serve_in_process
+from shared.net import free_port
+from testsupport.apps import serve_in_process
 
 TAKEN = "taken-by-a-member@example.com"
 ADMIN_PASSWORD = "the-operators-admin-password"

@@ -3,7 +3,7 @@
 import uuid
 
 from shared.events import Event, MemoryBus, get_hub
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 
 async def rewards(client, token, bearer):

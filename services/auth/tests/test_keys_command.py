@@ -11,7 +11,7 @@ import jwt
 
 from auth.app import create_app
 from auth.keys import generate_private_pem
-from shared.testing import serve_in_process
+from testsupport.apps import serve_in_process
 
 
 async def keys_command(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -3,8 +3,8 @@
 import jwt
 
 from auth.app import create_app
-from shared.testing import serve_in_process
 from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+from testsupport.apps import serve_in_process
 
 
 async def test_login_returns_tokens_and_user(client, api):

@@ -14,7 +14,7 @@ from auth.app import create_app
 from auth.models import RefreshToken, event_tables
 from shared.events import Event, get_hub
 from shared.models import utcnow
-from shared.testing import serve_in_process, wait_until
+from testsupport.apps import serve_in_process, wait_until
 
 TOKENS: Table = RefreshToken.__table__  # type: ignore[attr-defined]
 DAY = timedelta(days=1)

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from shared.testing import EventRecorder, wait_until
+from testsupport.apps import EventRecorder, wait_until
 
 
 async def test_register_returns_tokens_and_the_user(client, api):

@@ -19,13 +19,14 @@ from auth.app import MIGRATIONS, create_app
 from auth.keys import SigningKeys, generate_private_pem, rotate
 from auth.keys.store import keeping_period, publication_period
 from auth.models import SigningKey
-from launcher.local import Topology, free_port
+from launcher.local import Topology
 from launcher.process import Process
 from shared.db import Database
 from shared.migrations import alembic_config, upgrade_to_head
 from shared.models import utcnow
-from shared.testing import serve_in_process
+from shared.net import free_port
 from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+from testsupport.apps import serve_in_process
 
 KEYS: Table = SigningKey.__table__  # type: ignore[attr-defined]
 

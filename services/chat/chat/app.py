@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from chat import api, socket
+from chat.api.deps import ChatRuntime
+from chat.api.routes import socket, threads
 from chat.connections import ConnectionRegistry
 from chat.fanout import Fanout
 from chat.heap import HeapFreezer
 from chat.models import event_tables
-from chat.runtime import ChatRuntime
 from chat.settings import ChatSettings
 from chat.threads import ThreadOwners
 from shared.models import new_id
@@ -49,7 +49,7 @@ def create_app(settings: ChatSettings | None = None, *,
 
     app = create_service_app(
         settings=settings, title="Membership Auto — chat", event_tables=event_tables,
-        migrations=MIGRATIONS, routers=[api.router, socket.router],
+        migrations=MIGRATIONS, routers=[threads.router, socket.router],
         broadcasts=fanout.handlers(), peers=peers, peer_urls={"files": settings.files_url},
         peer_timeout=settings.peer_timeout_seconds, jwks_source=jwks_source,
         on_startup=start_freezer, on_shutdown=stop)

@@ -25,14 +25,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from chat.app import create_app
 from chat.settings import ChatSettings
 from shared.events import reset_hub
-from shared.testing import (
+from testsupport.apps import (
     EventRecorder,
     OwnedResourceStandIn,
     TokenSigner,
-    create_throwaway_vhost,
     serve_in_process,
     wait_until,
 )
+from testsupport.infra import create_throwaway_vhost
 
 SIGNER = TokenSigner("chat-test")
 

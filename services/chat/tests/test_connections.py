@@ -3,7 +3,7 @@
 import asyncio
 
 from chat.connections import CLOSE_TOO_SLOW, ConnectionRegistry
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 
 class FakeSocket:

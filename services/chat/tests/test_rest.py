@@ -1,6 +1,6 @@
 """The REST half of CONTRACT.md's chat section, on the app in process."""
 
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 THREAD_KEYS = {"id", "user", "subject", "lastMessage", "createdAt", "updatedAt"}
 MESSAGE_KEYS = {"id", "threadId", "sender", "senderId", "body", "attachments", "createdAt"}

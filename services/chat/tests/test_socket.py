@@ -8,7 +8,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 FRAME_KEYS = {"type", "id", "threadId", "body", "sender", "senderId", "attachments",
               "timestamp"}

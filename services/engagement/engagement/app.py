@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from engagement.api import offers, referrals
+from engagement.api.routes import offers, referrals
 from engagement.events import CONSUMERS
 from engagement.models import event_tables
 from engagement.settings import EngagementSettings

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engagement.geo import Point
 from engagement.models import locations
-from engagement.statements import run, upsert
+from shared.statements import run, upsert
 
 _c = locations.c
 

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, case, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engagement.models import memberships
-from engagement.statements import run, upsert
+from shared.statements import run, upsert
 
 _c = memberships.c
 

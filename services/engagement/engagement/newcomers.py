@@ -28,8 +28,8 @@ from sqlalchemy import Row, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engagement.models import memberships, referral_codes
-from engagement.statements import run
 from shared.models import utcnow
+from shared.statements import run
 
 NEWCOMER_WINDOW = timedelta(hours=24)
 """How recently a user must have registered for a code's owner to attach them."""

@@ -30,10 +30,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from engagement.memberships import lock_member
 from engagement.models import referral_codes, referrals
 from engagement.newcomers import is_newcomer
-from engagement.statements import run, upsert
 from shared.errors import BadRequest, Conflict, Forbidden
 from shared.events import Outbox
 from shared.models import new_id, utcnow
+from shared.statements import run, upsert
 
 INVALID_CODE = "Invalid referral code"
 SELF_REFERRAL = "You cannot use your own referral code"

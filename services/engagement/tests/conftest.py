@@ -26,7 +26,7 @@ from engagement.app import create_app
 from engagement.models import event_tables, referrals
 from engagement.settings import EngagementSettings
 from shared.events import Event, get_hub
-from shared.testing import TokenSigner, serve_in_process, wait_until
+from testsupport.apps import TokenSigner, serve_in_process, wait_until
 
 SIGNER = TokenSigner("engagement-test")
 

@@ -10,7 +10,7 @@ from engagement.models import referrals
 from engagement.referrals import credit_referral_of, record_referral
 from shared.events import MemoryBus
 from shared.models import utcnow
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 
 async def test_signup_with_a_code_then_activation_credits_once(api):

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from files import api
+from files.api.routes import files
 from files.emulator import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY, S3Emulator
 from files.models import event_tables
 from files.settings import FilesSettings
@@ -82,7 +82,7 @@ def create_app(settings: FilesSettings | None = None, *,
 
     app = create_service_app(
         settings=settings, title="Membership Auto — files", event_tables=event_tables,
-        migrations=MIGRATIONS, routers=[api.router], jwks_source=jwks_source,
+        migrations=MIGRATIONS, routers=[files.router], jwks_source=jwks_source,
         on_startup=start_storage, on_shutdown=stop_storage,
         readiness_checks={"storage": storage_ready})
     return app

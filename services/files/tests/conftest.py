@@ -23,7 +23,7 @@ import pytest
 
 from files.app import create_app
 from files.settings import FilesSettings
-from shared.testing import TokenSigner, serve_in_process
+from testsupport.apps import TokenSigner, serve_in_process
 
 SIGNER = TokenSigner("files-test-key")
 

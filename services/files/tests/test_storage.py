@@ -1,8 +1,6 @@
 """The bucket at start-up, the in-process emulator, readiness, and what reaches the logs."""
 
 import logging
-import socket
-from contextlib import closing
 from urllib.parse import urlsplit
 
 import httpx
@@ -10,13 +8,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from files.emulator import RedactQueryStrings
-from shared.testing import wait_until
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from shared.net import free_port
+from testsupport.apps import wait_until
 
 
 async def test_readiness_includes_storage(client):

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from shared.service import create_service_app
 from shared.tokens import JwksSource
-from telematics import api
+from telematics.api.routes import telemetry
 from telematics.events import CONSUMERS
 from telematics.models import event_tables
 from telematics.settings import TelematicsSettings
@@ -30,6 +30,6 @@ def create_app(settings: TelematicsSettings | None = None, *,
     settings = settings or TelematicsSettings()
     return create_service_app(
         settings=settings, title="Membership Auto — telematics", event_tables=event_tables,
-        migrations=MIGRATIONS, routers=[api.router], consumers=CONSUMERS,
+        migrations=MIGRATIONS, routers=[telemetry.router], consumers=CONSUMERS,
         peers=peers, peer_urls={"vehicles": settings.vehicles_url},
         peer_timeout=settings.vehicles_timeout_seconds, jwks_source=jwks_source)

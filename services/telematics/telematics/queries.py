@@ -14,7 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import json_body
 from shared.errors import FieldErrors
-from telematics.ingest import is_bigint
+from shared.statements import run
+from telematics.batches import is_bigint
 from telematics.models import KNOWN_FIELDS, samples
 from telematics.trips import Reading
 
@@ -81,7 +82,7 @@ async def page_samples(session: AsyncSession, vehicle_id: str, *, start: int | N
         query = query.where(samples.c.t <= end)
     if after is not None:
         query = query.where(tuple_(*_ORDER) > tuple_(after.t, after.batch_id, after.seq))
-    rows = (await _run(session, query.order_by(*_ORDER).limit(limit + 1))).all()
+    rows = (await run(session, query.order_by(*_ORDER).limit(limit + 1))).all()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = None
@@ -100,8 +101,3 @@ async def stream_readings(session: AsyncSession, vehicle_id: str) -> AsyncIterat
     result = await session.stream(query)
     async for t, speed, fuel_rate, odometer in result:
         yield Reading(t, speed, fuel_rate, odometer)
-
-
-async def _run(session: AsyncSession, statement: Any) -> Any:
-    """Execute a Core statement in the session's transaction (no ORM objects)."""
-    return await (await session.connection()).execute(statement)

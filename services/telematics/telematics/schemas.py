@@ -1,6 +1,6 @@
 """Request and response bodies of the telematics service (camelCase on the wire).
 
-The upload body is validated by :mod:`telematics.ingest` with a plain loop (10,000
+The upload body is validated by :mod:`telematics.batches` with a plain loop (10,000
 samples through Pydantic cost several times more); :class:`BatchIn` documents it in
 the OpenAPI schema.
 """

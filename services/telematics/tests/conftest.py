@@ -17,7 +17,10 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.events import Event, get_hub
-from shared.testing import (
+from telematics.app import create_app
+from telematics.models import TelemetryBatch, samples
+from telematics.settings import TelematicsSettings
+from testsupport.apps import (
     EventRecorder,
     OwnedResourceStandIn,
     TokenSigner,
@@ -25,9 +28,6 @@ from shared.testing import (
     vehicles_stand_in,
     wait_until,
 )
-from telematics.app import create_app
-from telematics.models import TelemetryBatch, samples
-from telematics.settings import TelematicsSettings
 
 SIGNER = TokenSigner("telematics-test")
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z in epoch ms

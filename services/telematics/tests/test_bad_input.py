@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from telematics.ingest import EARLIEST_MS, LATEST_MS
+from telematics.batches import EARLIEST_MS, LATEST_MS
 
 FUZZ_ID = "%01%60%C2%A89%E1%A4%A6"  # a control character, then valid UTF-8
 

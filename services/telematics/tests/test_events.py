@@ -1,6 +1,6 @@
 """Events published: telematics.batch.ingested per stored batch, telematics.alert per new DTC."""
 
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 
 async def test_batch_ingested_carries_count_max_odometer_and_end(api, recorder):

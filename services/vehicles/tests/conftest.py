@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.testing import TokenSigner, serve_in_process
+from testsupport.apps import TokenSigner, serve_in_process
 from vehicles.app import create_app
 from vehicles.settings import VehiclesSettings
 

@@ -3,7 +3,7 @@
 import uuid
 
 from shared.events import Event, MemoryBus
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 VEHICLE_EVENTS = ["vehicle.created", "vehicle.updated", "vehicle.deleted"]
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from shared.events import Event, get_hub
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 from vehicles.odometer import advance_odometer, odometer_reading
 
 QUEUE = "vehicles.odometer"

@@ -8,7 +8,7 @@ import re
 import uuid
 
 from shared.events import Event
-from shared.testing import EventRecorder, serve_in_process, wait_until
+from testsupport.apps import EventRecorder, serve_in_process, wait_until
 from vehicles.app import create_app
 
 from .conftest import SIGNER, Member, vehicles_settings

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from shared.events import Event, get_hub
-from shared.pgbouncer import PgBouncer
-from shared.testing import EventRecorder, serve_in_process, wait_until
+from testsupport.apps import EventRecorder, serve_in_process, wait_until
+from testsupport.pgbouncer import PgBouncer
 from vehicles.app import create_app
 from vehicles.settings import VehiclesSettings
 

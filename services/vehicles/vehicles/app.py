@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from shared.service import create_service_app
 from shared.tokens import JwksSource
-from vehicles.api import vehicles
+from vehicles.api.routes import vehicles
 from vehicles.events import CONSUMERS
 from vehicles.models import event_tables
 from vehicles.settings import VehiclesSettings

@@ -12,9 +12,10 @@ Typical service wiring::
     await bus.start(); await relay.start(); await consumer.start()
 """
 
-from shared.events.bus import EXCHANGE, EventBus, Handler, create_bus
+from shared.events.bus import EXCHANGE, EventBus, Handler
 from shared.events.delivery import RetryPolicy
 from shared.events.envelope import Event
+from shared.events.factory import create_bus
 from shared.events.idempotent import IdempotentConsumer, SessionHandler
 from shared.events.memory import MemoryBus, MemoryHub, get_hub, reset_hub
 from shared.events.outbox import Outbox, OutboxRelay

@@ -1,8 +1,9 @@
-"""The event bus interface and the factory that picks a backend from a URL."""
+"""The event bus interface (the backends in ``memory`` and ``rabbitmq`` implement it;
+``factory.create_bus`` picks one)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from shared.events.envelope import Event
@@ -67,22 +68,3 @@ class EventBus(Protocol):
     async def ping(self) -> None:
         """Raise when the broker is unreachable (readiness probes)."""
         ...
-
-
-def create_bus(amqp_url: str, *, declare: Mapping[str, Sequence[str]] | None = None
-               ) -> EventBus:
-    """Build the backend named by ``amqp_url``: ``memory://`` or ``amqp(s)://...``.
-
-    ``declare`` (queue -> routing keys) are made to exist, bound, whenever the bus
-    connects: a service passes the platform's catalogue (``shared.events.catalog``).
-    """
-    if amqp_url.startswith("memory://"):
-        from shared.events.memory import MemoryBus
-
-        return MemoryBus(declare=declare)
-    if amqp_url.startswith(("amqp://", "amqps://")):
-        # Imported lazily so the embedded mode does not need aio-pika to be importable.
-        from shared.events.rabbitmq import RabbitMQBus
-
-        return RabbitMQBus(amqp_url, declare=declare)
-    raise ValueError("unsupported event bus URL scheme (expected memory:// or amqp://)")

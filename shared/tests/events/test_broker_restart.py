@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from shared.events import Event, Outbox, OutboxRelay, define_event_tables
 from shared.events.rabbitmq import RabbitMQBus
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 metadata = MetaData()
 tables = define_event_tables(metadata)

@@ -11,7 +11,8 @@ import pytest
 from shared.events import Event, RetryPolicy
 from shared.events.dlq import list_dead_letters, main, replay
 from shared.events.rabbitmq import RabbitMQBus
-from shared.testing import create_throwaway_vhost, wait_until
+from testsupport.apps import wait_until
+from testsupport.infra import create_throwaway_vhost
 
 POLICY = RetryPolicy(delays=(0.05, 0.1), max_attempts=3, outage_max_delay=0.05)
 QUEUE = "engagement.users"

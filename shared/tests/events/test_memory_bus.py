@@ -1,7 +1,7 @@
 import asyncio
 
 from shared.events import Event, MemoryBus, RetryPolicy, create_bus, get_hub
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 
 async def test_memory_url_gives_the_in_process_bus() -> None:

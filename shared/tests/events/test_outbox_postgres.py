@@ -18,7 +18,7 @@ from shared.events import (
     define_event_tables,
 )
 from shared.events.rabbitmq import RabbitMQBus
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 DEAD_BROKER_URL = "amqp://guest:guest@127.0.0.1:5999/"
 

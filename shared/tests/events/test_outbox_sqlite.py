@@ -21,7 +21,7 @@ from shared.events import (
     define_event_tables,
     get_hub,
 )
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 metadata = MetaData()
 tables = define_event_tables(metadata)

@@ -15,7 +15,7 @@ from shared.events.rabbitmq import (
     BrokerUnavailable,
     RabbitMQBus,
 )
-from shared.testing import wait_until
+from testsupport.apps import wait_until
 
 DEAD_BROKER_URL = "amqp://guest:guest@127.0.0.1:5999/"
 # Short delays keep the tests quick; the delay lines are real TTL queues all the same.

@@ -1,1 +1,1 @@
-"""Routes of the appointments service (``/api/appointments/``)."""
+"""HTTP side of the appointments service: its dependencies (deps) and routes."""

@@ -1,1 +1,1 @@
-"""HTTP routes of the auth service."""
+"""HTTP side of the auth service: its dependencies (deps) and routes."""

@@ -12,7 +12,7 @@ from auth.passwords import Passwords
 from auth.settings import AuthSettings
 from auth.tokens import TokenIssuer
 from shared.auth import CurrentPrincipal
-from shared.deps import DbSession
+from shared.deps import DbSession, get_settings
 from shared.errors import Unauthorized
 
 
@@ -29,11 +29,6 @@ def get_keys(request: Request) -> SigningKeys:
 def get_passwords(request: Request) -> Passwords:
     passwords: Passwords = request.app.state.passwords
     return passwords
-
-
-def get_settings(request: Request) -> AuthSettings:
-    settings: AuthSettings = request.app.state.settings
-    return settings
 
 
 async def get_current_user(principal: CurrentPrincipal, session: DbSession) -> User:

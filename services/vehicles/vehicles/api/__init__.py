@@ -1,1 +1,1 @@
-"""HTTP routes of the vehicles service."""
+"""HTTP side of the vehicles service: its dependencies (deps) and routes."""

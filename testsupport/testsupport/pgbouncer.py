@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
-from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from shared.testing import port_answers
+from shared.net import free_port
+from testsupport.infra import port_answers
 
 SEARCH_PATH = ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin")
 
@@ -44,9 +43,7 @@ class PgBouncer:
             raise FileNotFoundError("pgbouncer is not installed (apt-get install pgbouncer)")
         server = urlsplit(server_url)
         self.user = server.username or "postgres"
-        with closing(socket.socket()) as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = port = int(sock.getsockname()[1])
+        self.port = port = free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
         (self._dir / "userlist.txt").write_text(f'"{self.user}" ""\n')
         (self._dir / "pgbouncer.ini").write_text(f"""\

@@ -4,42 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from shared.auth import CurrentPrincipal
 from shared.deps import DbSession, OutboxDep, ReadSession
 from shared.errors import ApiError, FieldErrors
-from telematics import ingest, queries, summary
-from telematics.models import vehicle_owners
+from telematics import batches, ingest, queries, summary
+from telematics.api.deps import OwnVehicle, SettingsDep, own_vehicle
 from telematics.schemas import BatchAccepted, BatchIn, SamplesPage, SummaryOut, TripOut
-from telematics.settings import TelematicsSettings
 
 router = APIRouter(prefix="/api/telematics", tags=["telematics"])
-
-VehicleId = str
-
-
-def get_settings(request: Request) -> TelematicsSettings:
-    settings: TelematicsSettings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[TelematicsSettings, Depends(get_settings)]
-
-
-async def own_vehicle(vehicle_id: str, request: Request, principal: CurrentPrincipal,
-                      session: ReadSession, settings: SettingsDep) -> VehicleId:
-    """The path's vehicle id once the caller is known to own it (404 otherwise)."""
-    await vehicle_owners.require_own_vehicle(
-        session, vehicle_id, principal.user_id, vehicles=request.app.state.peers["vehicles"],
-        authorization=request.headers.get("authorization", ""),
-        timeout_s=settings.vehicles_timeout_seconds)
-    return vehicle_id
-
-
-OwnVehicle = Annotated[VehicleId, Depends(own_vehicle)]
-
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, or ``413`` once it grows past ``limit`` bytes."""
@@ -64,8 +39,8 @@ def _optional_int(name: str, raw: str | None, errors: dict[str, list[str]]) -> i
         value = int(raw)
     except ValueError:
         value = None
-    if value is None or not ingest.is_bigint(value):
-        errors[name] = [ingest.INTEGER_MESSAGE]
+    if value is None or not batches.is_bigint(value):
+        errors[name] = [batches.INTEGER_MESSAGE]
         return None
     return value
 
@@ -93,7 +68,7 @@ async def upload_batch(vehicle_id: str, request: Request, principal: CurrentPrin
         if key is not None and len(key) > 200:
             raise FieldErrors({"Idempotency-Key": ["Ensure this value has at most 200 "
                                                    "characters."]})
-        batch = ingest.parse_batch(body, vehicle_id, max_samples=settings.max_samples_per_batch)
+        batch = batches.parse_batch(body, vehicle_id, max_samples=settings.max_samples_per_batch)
     except FieldErrors:
         await check_owner()
         raise

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from chat import posting, threads
-from chat.runtime import ChatRuntime, runtime
+from chat.api.deps import Runtime
 from chat.schemas import MessageIn, MessageOut, ThreadIn, ThreadOut, parse_draft
 from chat.threads import Participant
 from shared import json_body
@@ -19,8 +19,6 @@ from shared.errors import BadRequest, FieldErrors
 from shared.schemas import utc_in_range
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
-
-Runtime = Annotated[ChatRuntime, Depends(runtime)]
 
 
 def parse_since(raw: str | None) -> datetime | None:

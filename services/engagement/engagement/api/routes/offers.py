@@ -11,13 +11,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from engagement import offers
-from engagement.api import AuthorizationDep, PeersDep, SettingsDep
+from engagement.api.deps import SettingsDep
 from engagement.geo import point_from_query
 from engagement.memberships import effective_tier
 from engagement.models import vehicle_owners
 from engagement.schemas import OfferIn, OfferOut, OfferPatch
 from shared.auth import CurrentPrincipal, require_role
-from shared.deps import DbSession
+from shared.deps import AuthorizationDep, DbSession, PeersDep
 
 router = APIRouter(prefix="/api/offers", tags=["offers"])
 

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Result
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 
-def upsert(session: AsyncSession, table: Table) -> Any:
-    """``INSERT`` for ``table`` with the dialect's ``ON CONFLICT`` clauses available.
+def insert_for(dialect: str) -> Any:
+    """The dialect's ``insert`` construct, the one with ``ON CONFLICT`` clauses.
 
-    Both dialects spell it the same (``on_conflict_do_update(index_elements=...)``), but
+    Both dialects spell them the same (``on_conflict_do_update(index_elements=...)``), but
     SQLAlchemy keeps the construct per dialect.
     """
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def upsert(session: AsyncSession, table: Any) -> Any:
+    """``INSERT`` for ``table`` (a ``Table`` or a mapped class) on the session's dialect,
+    with its ``ON CONFLICT`` clauses available."""
+    return insert_for(session.get_bind().dialect.name)(table)
 
 
 async def run(session: AsyncSession, statement: Executable,

@@ -6,32 +6,15 @@ bearer token; another user's file is a 404.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 
 from files import uploads
+from files.api.deps import SettingsDep, StoreDep
 from files.schemas import FileOut, FileWithDownloadOut, PresignIn, PresignOut
-from files.settings import FilesSettings
-from files.storage import ObjectStore
 from shared.auth import CurrentPrincipal
 from shared.deps import DbSession
 
 router = APIRouter(prefix="/api/files", tags=["files"])
-
-
-def get_settings(request: Request) -> FilesSettings:
-    settings: FilesSettings = request.app.state.settings
-    return settings
-
-
-def get_store(request: Request) -> ObjectStore:
-    store: ObjectStore = request.app.state.store
-    return store
-
-
-SettingsDep = Annotated[FilesSettings, Depends(get_settings)]
-StoreDep = Annotated[ObjectStore, Depends(get_store)]
 
 
 @router.post("/presign/", response_model=PresignOut)

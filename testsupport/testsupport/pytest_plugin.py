@@ -2,7 +2,7 @@
 the spans they emit.
 
 Registered for the whole repository by the root ``conftest.py``. URL resolution
-lives in :mod:`shared.testing`.
+lives in :mod:`testsupport.infra`.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from shared import testing, tracing
-from shared.pgbouncer import PgBouncer, pgbouncer_binary
+from shared import tracing
+from testsupport import infra
+from testsupport.pgbouncer import PgBouncer, pgbouncer_binary
 
 
 @pytest.fixture(scope="session")
 def amqp_url() -> Iterator[str]:
     """URL of a real RabbitMQ (skips, or fails under CI=true, when there is none)."""
-    url, cleanup = testing.resolve_amqp_url()
+    url, cleanup = infra.resolve_amqp_url()
     try:
-        yield testing.require(url, "RabbitMQ")
+        yield infra.require(url, "RabbitMQ")
     finally:
         cleanup()
 
@@ -32,16 +33,16 @@ def amqp_url() -> Iterator[str]:
 def redis_url() -> str:
     """URL of a real Redis (skips, or fails under CI=true, when there is none). Shared with
     other users of the machine: a test keeps to keys under a prefix of its own."""
-    url = os.environ.get("TEST_REDIS_URL") or testing.LOCAL_REDIS_URL
-    return testing.require(url if testing.port_answers(url) else None, "Redis")
+    url = os.environ.get("TEST_REDIS_URL") or infra.LOCAL_REDIS_URL
+    return infra.require(url if infra.port_answers(url) else None, "Redis")
 
 
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:
     """URL of a PostgreSQL role that may create databases."""
-    url, cleanup = testing.resolve_postgres_admin_url()
+    url, cleanup = infra.resolve_postgres_admin_url()
     try:
-        yield testing.require(url, "PostgreSQL")
+        yield infra.require(url, "PostgreSQL")
     finally:
         cleanup()
 
@@ -49,11 +50,11 @@ def postgres_admin_url() -> Iterator[str]:
 @pytest.fixture
 def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     """A throwaway PostgreSQL database for one test, dropped afterwards."""
-    url = testing.create_throwaway_database(postgres_admin_url, prefix="ma_test")
+    url = infra.create_throwaway_database(postgres_admin_url, prefix="ma_test")
     try:
         yield url
     finally:
-        testing.drop_database(postgres_admin_url, url)
+        infra.drop_database(postgres_admin_url, url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -1,10 +1,13 @@
-"""What the routes and the socket of one chat app share, typed (kept on ``app.state.chat``)."""
+"""Dependencies of the chat service: what the routes and the socket of one chat app
+share, typed (kept on ``app.state.chat``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import httpx
+from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from chat.fanout import Fanout
@@ -33,3 +36,6 @@ def runtime(connection: HTTPConnection) -> ChatRuntime:
     """The runtime of the app serving this request or socket (a FastAPI dependency)."""
     chat: ChatRuntime = connection.app.state.chat
     return chat
+
+
+Runtime = Annotated[ChatRuntime, Depends(runtime)]

@@ -24,9 +24,9 @@ from fastapi import APIRouter, WebSocket
 from starlette.routing import WebSocketRoute
 
 from chat import frames, posting
+from chat.api.deps import ChatRuntime, runtime
 from chat.connections import Connection
 from chat.limits import FrameLimiter
-from chat.runtime import ChatRuntime, runtime
 from chat.schemas import parse_draft
 from chat.threads import Participant
 from shared import json_body

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from engagement import referrals
-from engagement.api import AuthorizationDep, PeersDep, SettingsDep
+from engagement.api.deps import SettingsDep
 from engagement.own_code import own_referral_code
 from engagement.schemas import ApplyIn, CodeValidOut, ReferralInfoOut, ReferralOut
 from shared.auth import CurrentPrincipal
-from shared.deps import DbSession, OutboxDep
+from shared.deps import AuthorizationDep, DbSession, OutboxDep, PeersDep
 
 router = APIRouter(prefix="/api/referrals", tags=["referrals"])
 

@@ -7,21 +7,18 @@ The fixed paths (``availability/``, ``book/``, ``upcoming/``) are declared befor
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from appointments import availability, booking, locations
+from appointments.api.deps import DbConnection, SettingsDep
 from appointments.models import vehicle_owners
 from appointments.schemas import AppointmentOut, AvailabilityOut, BookingIn
-from appointments.settings import AppointmentsSettings
 from appointments.slots import SLOT
 from shared.auth import CurrentPrincipal, current_principal
-from shared.deps import DbSession, OutboxDep
+from shared.deps import AuthorizationDep, DbSession, OutboxDep, PeersDep
 from shared.errors import BadRequest, FieldErrors
 from shared.models import utcnow
 from shared.schemas import date_in_range
@@ -31,16 +28,6 @@ router = APIRouter(prefix="/api/appointments", tags=["appointments"],
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-
-async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection for the read path: no ORM session, and autocommit, which
-    spares the ``BEGIN`` and ``ROLLBACK`` round trips around its one or two reads."""
-    async with request.app.state.db.engine.connect() as connection:
-        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
-
-
-DbConnection = Annotated[AsyncConnection, Depends(read_connection)]
 
 
 def parse_day(text: str) -> date:
@@ -74,15 +61,14 @@ async def get_availability(connection: DbConnection,
 
 
 @router.post("/book/", status_code=201, response_model=AppointmentOut)
-async def book(body: BookingIn, request: Request, principal: CurrentPrincipal,
-               session: DbSession, outbox: OutboxDep) -> AppointmentOut:
+async def book(body: BookingIn, principal: CurrentPrincipal, session: DbSession,
+               outbox: OutboxDep, settings: SettingsDep, peers: PeersDep,
+               authorization: AuthorizationDep) -> AppointmentOut:
     """Book 60 minutes from ``startTime`` for one of the caller's vehicles."""
-    settings: AppointmentsSettings = request.app.state.settings
     # Before the booking's own transaction: this may call the vehicles service and commit.
     await vehicle_owners.require_own_vehicle(
         session, body.vehicle_id, principal.user_id,
-        vehicles=request.app.state.peers["vehicles"],
-        authorization=request.headers.get("authorization", ""),
+        vehicles=peers["vehicles"], authorization=authorization,
         timeout_s=settings.peer_timeout_seconds)
     location = await locations.get_location(session, body.location_id)
     appointment = await booking.book(session, outbox, user_id=principal.user_id,

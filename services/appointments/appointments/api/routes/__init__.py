@@ -1,0 +1,1 @@
+"""Routes of the appointments service, one module per resource."""

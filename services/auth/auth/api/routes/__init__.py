@@ -1,0 +1,1 @@
+"""Routes of the auth service, one module per resource."""

@@ -1,0 +1,1 @@
+"""HTTP side of the chat service: its dependencies (deps) and routes."""

@@ -1,0 +1,1 @@
+"""Routes of the chat service, one module per resource."""

@@ -1,0 +1,1 @@
+"""Routes of the engagement service, one module per resource."""

@@ -1,0 +1,1 @@
+"""HTTP side of the files service: its dependencies (deps) and routes."""

@@ -1,0 +1,1 @@
+"""Routes of the files service, one module per resource."""

@@ -1,0 +1,1 @@
+"""HTTP side of the telematics service: its dependencies (deps) and routes."""

@@ -1,0 +1,1 @@
+"""Routes of the telematics service, one module per resource."""

@@ -1,0 +1,1 @@
+"""Routes of the vehicles service, one module per resource."""
