@@ -157,7 +157,8 @@ class Gateway:
     async def _dispatch_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange: Exchange = scope["gateway.exchange"]
         path: str = scope["path"]
-        if path.startswith("/api/") and not path.startswith(("/api/docs", "/api/schema")):
+        if path.startswith("/api/") and not path.startswith(
+                ("/api/docs", "/api/schema", docs.EVENTS_PREFIX)):
             route = resolve_api(path)
             if route is None:
                 await send_error(send, 404, _NOT_FOUND)
@@ -171,7 +172,7 @@ class Gateway:
         method = scope["method"]
         if method not in ("GET", "HEAD"):
             if path in ("/healthz", "/readyz", "/metrics", "/api/schema", "/api/schema/") \
-                    or path.startswith("/api/docs"):
+                    or path.startswith(("/api/docs", docs.EVENTS_PREFIX)):
                 await send_error(send, 405, "Method not allowed")
             else:
                 await send_error(send, 404, _NOT_FOUND)
@@ -190,6 +191,10 @@ class Gateway:
         elif path in ("/api/docs", "/api/docs/"):
             await send_bytes(send, 200, docs.PAGE, b"text/html; charset=utf-8",
                              [(b"cache-control", b"no-cache")])
+        elif path == docs.ASYNCAPI_URL:
+            await send_bytes(send, 200, docs.events_document(), b"application/json")
+        elif path in (docs.EVENTS_PREFIX, docs.EVENTS_PREFIX + "/"):
+            await send_bytes(send, 200, docs.events_page(), b"text/html; charset=utf-8")
         elif path.startswith(docs.DOCS_PREFIX) and (found := docs.asset(path[len(
                 docs.DOCS_PREFIX):])) is not None:
             content, content_type = found

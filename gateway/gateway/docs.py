@@ -1,14 +1,22 @@
-"""Swagger UI at ``/api/docs/``, with its assets served by the gateway (works offline)."""
+"""Swagger UI at ``/api/docs/``, with its assets served by the gateway (works offline),
+and the platform's events: the AsyncAPI document at ``/api/events/asyncapi.json`` and a
+page of it at ``/api/events/``, both generated from ``shared.contracts``."""
 
 from __future__ import annotations
 
+import functools
+import json
 import mimetypes
 from pathlib import Path
 
 from swagger_ui_bundle import swagger_ui_path
 
+from shared.contracts import asyncapi
+
 DOCS_PREFIX = "/api/docs/"
 SCHEMA_URL = "/api/schema/"
+EVENTS_PREFIX = "/api/events"
+ASYNCAPI_URL = "/api/events/asyncapi.json"
 
 _ASSET_DIR = Path(swagger_ui_path)
 _ASSETS = frozenset({
@@ -59,3 +67,15 @@ def asset(name: str) -> tuple[bytes, str] | None:
             content_type += "; charset=utf-8"
         cached = _cache[name] = ((_ASSET_DIR / name).read_bytes(), content_type)
     return cached
+
+
+@functools.cache
+def events_document() -> bytes:
+    """The AsyncAPI document (built once: the catalogue is code, fixed for the process)."""
+    return json.dumps(asyncapi.document(), indent=1).encode()
+
+
+@functools.cache
+def events_page() -> bytes:
+    """The readable page of the AsyncAPI document."""
+    return asyncapi.page(json.loads(events_document()), json_url=ASYNCAPI_URL)

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import Boolean, Column, MetaData, String, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.contracts.vehicles import VehicleContract
 from shared.errors import NotFound, ServiceUnavailable
 from shared.events import Event, SessionHandler
 from shared.statements import upsert
@@ -72,12 +73,13 @@ class VehicleOwners:
 
     async def on_vehicle_saved(self, session: AsyncSession, event: Event) -> None:
         """``vehicle.created`` / ``vehicle.updated``: remember (or update) the owner."""
-        await self.record(session, str(event.data["vehicleId"]), str(event.data["userId"]))
+        vehicle = VehicleContract.of(event)
+        await self.record(session, vehicle.vehicle_id, vehicle.user_id)
 
     async def on_vehicle_deleted(self, session: AsyncSession, event: Event) -> None:
         """``vehicle.deleted``: the vehicle answers 404 from now on."""
-        await self.record(session, str(event.data["vehicleId"]),
-                          str(event.data.get("userId") or ""), deleted=True)
+        vehicle = VehicleContract.of(event)
+        await self.record(session, vehicle.vehicle_id, vehicle.user_id, deleted=True)
 
     async def record(self, session: AsyncSession, vehicle_id: str, user_id: str, *,
                      deleted: bool = False) -> None:

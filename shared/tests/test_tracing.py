@@ -16,6 +16,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from shared import tracing
+from shared.contracts.auth import UserRegisteredV1
 from shared.events import (
     Event,
     IdempotentConsumer,
@@ -30,6 +31,8 @@ from shared.service import peer_client
 from shared.tracing import TraceMiddleware
 
 tables = define_event_tables(MetaData())
+REGISTERED = UserRegisteredV1(user_id="u", email="u@example.com", name="",
+                              referral_code="CODE0001", referred_by_code=None)
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 CALLER_SPAN_ID = 0xB7AD6B7169203331
 TRACEPARENT = f"00-{TRACE_ID:032x}-{CALLER_SPAN_ID:016x}-01"
@@ -149,7 +152,7 @@ async def test_an_event_hop_continues_the_trace_of_the_request_that_staged_it(
     assert tracer is not None
     with tracer.start_as_current_span("POST /api/auth/register/") as request:
         async with sessions() as session:
-            event = await Outbox(tables, "auth").add(session, "user.registered", {"userId": "u"})
+            event = await Outbox(tables, "auth").add(session, REGISTERED)
             await session.commit()
     await OutboxRelay(engine, tables, bus).publish_pending()
     await get_hub().wait_idle()
@@ -169,7 +172,7 @@ async def test_an_event_hop_continues_the_trace_of_the_request_that_staged_it(
     assert process.attributes is not None
     assert process.attributes["messaging.consumer.group.name"] == "engagement.users"
     assert ids_in(event.traceparent) == ids_of(create)
-    assert handled == [event]
+    assert [h.id for h in handled] == [event.id]
 
 
 async def test_an_envelope_from_before_traces_is_consumed_in_a_trace_of_its_own(
@@ -185,13 +188,14 @@ async def test_an_envelope_from_before_traces_is_consumed_in_a_trace_of_its_own(
                              {"user.registered": on_registered}, service="engagement").start()
     old = Event.from_json('{"id": "e1", "type": "user.registered", "version": 1, '
                           '"occurredAt": "2026-01-01T00:00:00Z", "producer": "auth", '
-                          '"data": {"userId": "u"}}')
+                          '"data": {"userId": "u", "email": "u@example.com", "name": "", '
+                          '"referralCode": "CODE0001", "referredByCode": null}}')
 
     await bus.publish(old)
     await get_hub().wait_idle()
     await bus.close()
 
-    assert handled == [old]
+    assert [h.id for h in handled] == [old.id]
     (process,) = spans.get_finished_spans()
     assert (process.name, process.parent) == ("process user.registered", None)
 
@@ -209,7 +213,7 @@ async def test_with_tracing_off_nothing_is_traced_or_wrapped(
     assert tracing.tracer("auth") is None
     assert tracing.traced_handler("auth", "q", handler) is handler
     async with sessions() as session:
-        event = await Outbox(tables, "auth").add(session, "user.registered", {})
+        event = await Outbox(tables, "auth").add(session, REGISTERED)
     assert event.traceparent is None
     assert "traceparent" not in event.to_json().decode()
 

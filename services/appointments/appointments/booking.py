@@ -56,6 +56,7 @@ from appointments.slots import (
     overlap_range,
     slot_starts,
 )
+from shared.contracts.appointments import AppointmentBookedV1, AppointmentCancelledV1
 from shared.errors import Conflict, FieldErrors, NotFound
 from shared.events import Outbox
 from shared.statements import insert_for, run
@@ -92,7 +93,7 @@ async def book(session: AsyncSession, outbox: Outbox, *, user_id: str, vehicle_i
                               start_time=start, end_time=start + APPOINTMENT,
                               services=list(services), created_at=now)
     session.add(appointment)
-    await outbox.add(session, "appointment.booked", appointment_event(appointment))
+    await outbox.add(session, appointment_event(AppointmentBookedV1, appointment))
     await session.commit()
     return appointment
 
@@ -145,6 +146,6 @@ async def cancel(session: AsyncSession, outbox: Outbox, user_id: str, appointmen
         current = await get_appointment(session, user_id, appointment_id)
         raise Conflict(f"This appointment is already {current.status.replace('_', ' ')}")
     appointment = Appointment(**row._mapping)
-    await outbox.add(session, "appointment.cancelled", appointment_event(appointment))
+    await outbox.add(session, appointment_event(AppointmentCancelledV1, appointment))
     await session.commit()
     return appointment

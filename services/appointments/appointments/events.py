@@ -4,7 +4,8 @@ Consumed (queue ``appointments.vehicles``): ``vehicle.created``, ``vehicle.updat
 ``vehicle.deleted`` with data ``{vehicleId, userId, vin, dongleId}`` feed the ownership
 projection (``shared.vehicle_ownership``): a booking names the caller's own vehicle.
 
-Published through the outbox, in the transaction of the change:
+Published through the outbox, in the transaction of the change (contracts in
+``shared.contracts.appointments``):
 
 - ``location.created`` / ``location.updated`` ``{locationId, lat, lng, name}``
   (``appointments.locations``);
@@ -14,22 +15,22 @@ Published through the outbox, in the transaction of the change:
 
 from __future__ import annotations
 
-from typing import Any
-
 from appointments.models import Appointment, Location, vehicle_owners
+from shared.contracts.appointments import AppointmentContract, LocationContract
 from shared.schemas import iso_z
 
 CONSUMERS = {"appointments.vehicles": vehicle_owners.handlers}
 
 
-def location_event(location: Location) -> dict[str, Any]:
-    """The data of ``location.*``: what offers need to place a location."""
-    return {"locationId": location.id, "lat": location.lat, "lng": location.lng,
-            "name": location.name}
+def location_event(contract: type[LocationContract], location: Location) -> LocationContract:
+    """``location.*`` (``contract``) of ``location``: what offers need to place it."""
+    return contract(location_id=location.id, lat=location.lat, lng=location.lng,
+                    name=location.name)
 
 
-def appointment_event(appointment: Appointment) -> dict[str, Any]:
-    """The data of ``appointment.*``."""
-    return {"appointmentId": appointment.id, "userId": appointment.user_id,
-            "vehicleId": appointment.vehicle_id, "locationId": appointment.location_id,
-            "startTime": iso_z(appointment.start_time)}
+def appointment_event(contract: type[AppointmentContract],
+                      appointment: Appointment) -> AppointmentContract:
+    """``appointment.*`` (``contract``) of ``appointment``."""
+    return contract(appointment_id=appointment.id, user_id=appointment.user_id,
+                    vehicle_id=appointment.vehicle_id, location_id=appointment.location_id,
+                    start_time=iso_z(appointment.start_time))

@@ -16,6 +16,7 @@ from appointments.events import location_event
 from appointments.geo import haversine_km
 from appointments.hours import DEFAULT_HOURS, complete_week
 from appointments.models import Location
+from shared.contracts.appointments import LocationCreatedV1, LocationUpdatedV1
 from shared.errors import FieldErrors, NotFound
 from shared.events import Outbox
 
@@ -44,7 +45,7 @@ async def create_location(session: AsyncSession, outbox: Outbox,
     location = Location(**{"hours": complete_week(DEFAULT_HOURS), **fields})
     _check_coordinates(location)
     session.add(location)
-    await outbox.add(session, "location.created", location_event(location))
+    await outbox.add(session, location_event(LocationCreatedV1, location))
     await session.commit()
     return location
 
@@ -59,7 +60,7 @@ async def update_location(session: AsyncSession, outbox: Outbox, location: Locat
         setattr(location, name, value)
     _check_coordinates(location)
     session.add(location)
-    await outbox.add(session, "location.updated", location_event(location))
+    await outbox.add(session, location_event(LocationUpdatedV1, location))
     await session.commit()
     return location
 

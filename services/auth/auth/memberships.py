@@ -8,6 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from auth.models import Membership, Plan, User
+from shared.contracts.auth import MembershipActivatedV1, MembershipCancelledV1
 from shared.errors import Conflict, NotFound
 from shared.events import Outbox
 from shared.models import utcnow
@@ -50,8 +51,8 @@ async def activate(session: AsyncSession, outbox: Outbox, user: User, plan_id: s
     session.add(membership)
     user.membership_id = membership.id
     session.add(user)
-    await outbox.add(session, "membership.activated",
-               {"userId": user.id, "membershipId": membership.id, "tier": plan.tier})
+    await outbox.add(session, MembershipActivatedV1(
+        user_id=user.id, membership_id=membership.id, tier=plan.tier))
     await session.commit()
     return membership
 
@@ -65,7 +66,7 @@ async def cancel(session: AsyncSession, outbox: Outbox, user: User) -> Membershi
     membership.cancelled_at = utcnow()
     membership.next_billing_at = None
     session.add(membership)
-    await outbox.add(session, "membership.cancelled",
-               {"userId": user.id, "membershipId": membership.id, "tier": membership.tier})
+    await outbox.add(session, MembershipCancelledV1(
+        user_id=user.id, membership_id=membership.id, tier=membership.tier))
     await session.commit()
     return membership

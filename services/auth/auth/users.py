@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from auth.models import CreditedReferral, User
 from auth.passwords import Passwords
 from auth.tokens import revoke_sessions
+from shared.contracts.auth import UserRegisteredV1
 from shared.errors import BadRequest, NotFound, Unauthorized
 from shared.events import Outbox
 
@@ -64,10 +65,9 @@ async def register(session: AsyncSession, outbox: Outbox, passwords: Passwords, 
     except IntegrityError as exc:  # a concurrent registration of the same e-mail
         await session.rollback()
         raise BadRequest("User with this email already exists") from exc
-    await outbox.add(session, "user.registered", {
-        "userId": user.id, "email": user.email, "name": user.name,
-        "referralCode": user.referral_code, "referredByCode": referred_by,
-    })
+    await outbox.add(session, UserRegisteredV1(
+        user_id=user.id, email=user.email, name=user.name,
+        referral_code=user.referral_code, referred_by_code=referred_by))
     return user
 
 

@@ -13,17 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from chat import frames
 from chat.connections import Connection, ConnectionRegistry
 from chat.events import MESSAGE_CREATED, PRODUCER, TYPING
+from shared.contracts import CONTRACTS, ContractViolation, EventContract
+from shared.contracts.chat import MessageCreatedV1, TypingV1
 from shared.events import Event, EventBus, Handler
 
 log = logging.getLogger("chat.fanout")
 
-_MESSAGE_FIELDS = ("messageId", "threadId", "userId", "sender", "senderId", "body",
-                   "attachments", "createdAt")
+_Contract = TypeVar("_Contract", bound=EventContract)
 
 
 class Fanout:
@@ -48,14 +49,11 @@ class Fanout:
 
     async def on_message_created(self, event: Event) -> None:
         """Another replica stored a message: push it to the sockets of this one."""
-        data = event.data
-        if data.get("origin") == self.replica_id:
-            return  # stored here, pushed right after the commit
-        if not all(key in data for key in _MESSAGE_FIELDS):
-            log.warning("malformed chat.message.created dropped", extra={
-                "event": "chat.malformed_event", "eventId": event.id})
+        if (message := _parse(MessageCreatedV1, event)) is None:
             return
-        self.deliver_message(data)
+        if message.origin == self.replica_id:
+            return  # stored here, pushed right after the commit
+        self.deliver_message(message.data())
 
     def typing(self, bus: EventBus, *, owner_id: str, thread_id: str, user_id: str,
                sender: Connection) -> None:
@@ -64,8 +62,9 @@ class Fanout:
         self.registry.push_to_thread(owner_id, frames.typing(user_id, thread_id), skip=sender)
         if len(self._publishing) >= self._max_pending:
             return  # broker slow or down: typing notices are not worth queueing
-        event = Event.new(TYPING, PRODUCER, {"threadId": thread_id, "userId": owner_id,
-                                             "user": user_id, "origin": self.replica_id})
+        notice = TypingV1(thread_id=thread_id, user_id=owner_id, user=user_id,
+                          origin=self.replica_id)
+        event = Event.new(notice.TYPE, PRODUCER, notice.data(), version=notice.VERSION)
         task = asyncio.create_task(self._publish(bus, event))
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
@@ -79,16 +78,10 @@ class Fanout:
 
     async def on_typing(self, event: Event) -> None:
         """Someone is typing on another replica: tell the sockets of this one."""
-        data = event.data
-        if data.get("origin") == self.replica_id:
+        notice = _parse(TypingV1, event)
+        if notice is None or notice.origin == self.replica_id:
             return
-        try:
-            owner_id, thread_id, user_id = data["userId"], data["threadId"], data["user"]
-        except KeyError:
-            log.warning("malformed chat.typing dropped", extra={
-                "event": "chat.malformed_event", "eventId": event.id})
-            return
-        self.registry.push_to_thread(owner_id, frames.typing(user_id, thread_id))
+        self.registry.push_to_thread(notice.user_id, frames.typing(notice.user, notice.thread_id))
 
     async def aclose(self) -> None:
         """Stop what is still running (shutdown)."""
@@ -97,3 +90,15 @@ class Fanout:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.registry.aclose()
+
+
+def _parse(contract: type[_Contract], event: Event) -> _Contract | None:
+    """``event``'s data by ``contract``; None (logged) when it breaks it: a broadcast has
+    no dead-letter queue, and a notice that cannot be pushed is not worth one."""
+    try:
+        parsed = CONTRACTS.parse(event)
+    except ContractViolation as exc:
+        log.warning("chat event breaks its contract, dropped", extra={
+            "event": "chat.malformed_event", "eventId": event.id, "reason": str(exc)})
+        return None
+    return parsed if isinstance(parsed, contract) else None

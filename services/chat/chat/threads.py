@@ -17,9 +17,9 @@ from sqlalchemy import DateTime, Table, Update, bindparam, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chat.events import MESSAGE_CREATED
 from chat.models import ChatMessage, ChatThread
 from chat.schemas import Draft
+from shared.contracts.chat import MessageCreatedV1
 from shared.db import Database
 from shared.errors import NotFound
 from shared.events import Outbox
@@ -151,8 +151,7 @@ async def post_message(session: AsyncSession, outbox: Outbox, thread_id: str,
         "id": message.id, "thread_id": message.thread_id, "sender": message.sender,
         "sender_id": message.sender_id, "body": message.body,
         "attachments": message.attachments, "created_at": message.created_at})
-    event = await outbox.add(session, MESSAGE_CREATED,
-                             message_event_data(message, owner_id, origin=origin))
+    event = await outbox.add(session, message_event(message, owner_id, origin=origin))
     await session.commit()
     return message, event.data
 
@@ -184,14 +183,14 @@ async def _stamp_thread(session: AsyncSession, thread_id: str, author: Participa
     return owner_id, created_at
 
 
-def message_event_data(message: ChatMessage, owner_id: str, *, origin: str) -> dict[str, Any]:
-    """``chat.message.created`` data: the contract's ``messageId, threadId, userId,
-    sender`` (``userId`` is the thread's owner) plus what a ``MESSAGE`` frame needs and
-    the replica that stored it."""
-    return {"messageId": message.id, "threadId": message.thread_id, "userId": owner_id,
-            "sender": message.sender, "senderId": message.sender_id, "body": message.body,
-            "attachments": list(message.attachments),
-            "createdAt": iso_z(message.created_at), "origin": origin}
+def message_event(message: ChatMessage, owner_id: str, *, origin: str) -> MessageCreatedV1:
+    """``chat.message.created`` of ``message`` in the thread of ``owner_id``, stored by
+    the replica ``origin``."""
+    return MessageCreatedV1(
+        message_id=message.id, thread_id=message.thread_id, user_id=owner_id,
+        sender=message.sender, sender_id=message.sender_id, body=message.body,
+        attachments=list(message.attachments), created_at=iso_z(message.created_at),
+        origin=origin)
 
 
 class ThreadOwners:

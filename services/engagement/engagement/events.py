@@ -30,6 +30,13 @@ from engagement.locations import record_location
 from engagement.memberships import record_membership_event
 from engagement.models import event_tables, vehicle_owners
 from engagement.referrals import credit_referral_of, learn_code, record_referral
+from shared.contracts.appointments import LocationContract
+from shared.contracts.auth import (
+    MembershipActivatedV1,
+    MembershipCancelledV1,
+    MembershipContract,
+    UserRegisteredV1,
+)
 from shared.events import Event, Outbox, SessionHandler
 
 PRODUCER = "engagement"
@@ -40,45 +47,45 @@ outbox = Outbox(event_tables, producer=PRODUCER)
 
 async def on_user_registered(session: AsyncSession, event: Event) -> None:
     """Learn the user's code; record who referred them, if anyone."""
-    user_id = str(event.data["userId"])
-    await learn_code(session, outbox, user_id, str(event.data["referralCode"]),
+    user = UserRegisteredV1.of(event)
+    await learn_code(session, outbox, user.user_id, user.referral_code,
                      registered_at=event.occurred_at)
-    referred_by = event.data.get("referredByCode")
-    if referred_by:
-        await record_referral(session, outbox, referred_user_id=user_id, code=str(referred_by))
+    if user.referred_by_code:
+        await record_referral(session, outbox, referred_user_id=user.user_id,
+                              code=user.referred_by_code)
 
 
 async def on_membership_activated(session: AsyncSession, event: Event) -> None:
     """The user has a tier now, and their referral (if any) is due for credit."""
-    user_id = str(event.data["userId"])
-    await record_membership_event(session, user_id, **_membership(event), active=True)
-    await credit_referral_of(session, outbox, user_id)
+    membership = MembershipActivatedV1.of(event)
+    await record_membership_event(session, membership.user_id,
+                                  **_membership(membership, event), active=True)
+    await credit_referral_of(session, outbox, membership.user_id)
 
 
 async def on_membership_cancelled(session: AsyncSession, event: Event) -> None:
     """The user has no tier any more (a credited referral stays credited)."""
-    await record_membership_event(session, str(event.data["userId"]), **_membership(event),
-                                  active=False)
+    membership = MembershipCancelledV1.of(event)
+    await record_membership_event(session, membership.user_id,
+                                  **_membership(membership, event), active=False)
 
 
 async def on_location_saved(session: AsyncSession, event: Event) -> None:
     """A location was created or changed (name, coordinates)."""
-    data = event.data
-    await record_location(session, str(data["locationId"]), name=str(data.get("name") or ""),
-                          lat=_coordinate(data.get("lat")), lng=_coordinate(data.get("lng")),
+    location = LocationContract.of(event)
+    await record_location(session, location.location_id, name=location.name,
+                          lat=_coordinate(location.lat), lng=_coordinate(location.lng),
                           occurred_at=event.occurred_at)
 
 
-def _membership(event: Event) -> dict[str, Any]:
-    return {"membership_id": str(event.data.get("membershipId") or ""),
-            "tier": event.data.get("tier"), "occurred_at": event.occurred_at}
+def _membership(membership: MembershipContract, event: Event) -> dict[str, Any]:
+    return {"membership_id": membership.membership_id, "tier": membership.tier,
+            "occurred_at": event.occurred_at}
 
 
-def _coordinate(value: object) -> float | None:
+def _coordinate(value: float | None) -> float | None:
     """A finite number, else unknown (a location without coordinates is never near)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
+    return value if value is not None and math.isfinite(value) else None
 
 
 CONSUMERS: dict[str, dict[str, SessionHandler]] = {

@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from engagement.memberships import lock_member
 from engagement.models import referral_codes, referrals
 from engagement.newcomers import is_newcomer
+from shared.contracts.engagement import ReferralCreditedV1
 from shared.errors import BadRequest, Conflict, Forbidden
 from shared.events import Outbox
 from shared.models import new_id, utcnow
@@ -125,9 +126,9 @@ async def credit_referral_of(session: AsyncSession, outbox: Outbox,
              credited_at=utcnow()).returning(_r.id, _r.referrer_user_id))).first()
     if credited is None:
         return False
-    await outbox.add(session, "referral.credited", {
-        "referralId": credited.id, "referrerUserId": credited.referrer_user_id,
-        "referredUserId": referred_user_id, "reward": REWARD_MONTHS})
+    await outbox.add(session, ReferralCreditedV1(
+        referral_id=credited.id, referrer_user_id=credited.referrer_user_id,
+        referred_user_id=referred_user_id, reward=REWARD_MONTHS))
     return True
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Integer, String, bindparam, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.contracts.telematics import AlertV1, BatchIngestedV1
 from shared.events import Outbox
 from shared.models import new_id, utcnow
 from shared.statements import insert_for, run, upsert
@@ -90,15 +91,15 @@ async def store_batch(session: AsyncSession, outbox: Outbox, batch: Batch, *, us
         return IngestResult(batch_id=first_id, accepted=first_accepted, duplicate=True)
 
     await write_samples(session, batch_id, batch)
-    await outbox.add(session, "telematics.batch.ingested", {
-        "vehicleId": batch.vehicle_id, "batchId": batch_id, "samples": len(batch.rows),
-        "maxOdometer": batch.max_odometer, "endTimestamp": batch.end_timestamp})
+    await outbox.add(session, BatchIngestedV1(
+        vehicle_id=batch.vehicle_id, batch_id=batch_id, samples=len(batch.rows),
+        max_odometer=batch.max_odometer, end_timestamp=batch.end_timestamp))
     if batch.dtc_list is not None:
         new_codes = await replace_active_dtcs(session, batch.vehicle_id, batch.dtc_list,
                                               as_of=batch.end_timestamp)
         if new_codes:
-            await outbox.add(session, "telematics.alert", {
-                "vehicleId": batch.vehicle_id, "userId": user_id, "dtcs": new_codes})
+            await outbox.add(session, AlertV1(
+                vehicle_id=batch.vehicle_id, user_id=user_id, dtcs=new_codes))
     await session.commit()
     return IngestResult(batch_id=batch_id, accepted=len(batch.rows), duplicate=False)
 

@@ -84,11 +84,20 @@ async def test_a_batch_for_a_deleted_vehicle_is_ignored(hub, alice):
 
 
 @pytest.mark.parametrize("data", [{"maxOdometer": "lots"}, {"maxOdometer": True},
-                                  {"maxOdometer": -5}, {"vehicleId": None}])
-async def test_a_malformed_batch_event_is_dropped_not_retried(hub, alice, data):
+                                  {"vehicleId": None}, {"samples": None}])
+async def test_a_batch_event_that_breaks_its_contract_is_dead_lettered_at_once(hub, alice,
+                                                                              data):
     vehicle = await alice.create_vehicle(odometer=10)
     event = batch_ingested(vehicle["id"], 50)
-    await deliver(hub, event.model_copy(update={"data": {**event.data, **data}}))
+    broken = event.model_copy(update={"data": {**event.data, **data}})
+    await deliver(hub, broken)
+    assert await odometer(alice, vehicle) == 10
+    assert hub.dead_letters(QUEUE) == [broken]
+
+
+async def test_an_impossible_reading_is_ignored(hub, alice):
+    vehicle = await alice.create_vehicle(odometer=10)
+    await deliver(hub, batch_ingested(vehicle["id"], -5))
     assert await odometer(alice, vehicle) == 10
     assert hub.dead_letters(QUEUE) == []
 

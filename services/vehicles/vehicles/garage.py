@@ -15,6 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.contracts.vehicles import (
+    VehicleContract,
+    VehicleCreatedV1,
+    VehicleDeletedV1,
+    VehicleUpdatedV1,
+)
 from shared.errors import Conflict, NotFound
 from shared.events import Outbox
 from vehicles.models import Vehicle
@@ -24,10 +30,10 @@ VIN_TAKEN = "You have already registered a vehicle with this VIN"
 DONGLE_TAKEN = "This dongle is already linked to another vehicle"
 
 
-def event_data(vehicle: Vehicle) -> dict[str, Any]:
-    """The data of every ``vehicle.*`` event: what other services need for ownership."""
-    return {"vehicleId": vehicle.id, "userId": vehicle.user_id, "vin": vehicle.vin,
-            "dongleId": vehicle.dongle_id}
+def vehicle_event(contract: type[VehicleContract], vehicle: Vehicle) -> VehicleContract:
+    """``vehicle.*`` (``contract``) of ``vehicle``: what other services need for ownership."""
+    return contract(vehicle_id=vehicle.id, user_id=vehicle.user_id, vin=vehicle.vin,
+                    dongle_id=vehicle.dongle_id)
 
 
 async def list_vehicles(session: AsyncSession, owner_id: str) -> list[Vehicle]:
@@ -50,7 +56,7 @@ async def register_vehicle(session: AsyncSession, outbox: Outbox, owner_id: str,
     """Add a vehicle to the owner's garage and stage ``vehicle.created``; 409 on a known VIN."""
     vehicle = Vehicle(user_id=owner_id, **fields)
     session.add(vehicle)
-    await outbox.add(session, "vehicle.created", event_data(vehicle))
+    await outbox.add(session, vehicle_event(VehicleCreatedV1, vehicle))
     await _commit(session, VIN_TAKEN)
     return vehicle
 
@@ -61,14 +67,14 @@ async def update_vehicle(session: AsyncSession, outbox: Outbox, vehicle: Vehicle
     for name, value in changes.items():
         setattr(vehicle, name, value)
     session.add(vehicle)
-    await outbox.add(session, "vehicle.updated", event_data(vehicle))
+    await outbox.add(session, vehicle_event(VehicleUpdatedV1, vehicle))
     await _commit(session, VIN_TAKEN)
     return vehicle
 
 
 async def remove_vehicle(session: AsyncSession, outbox: Outbox, vehicle: Vehicle) -> None:
     """Delete the vehicle (its dongle is freed with it) and stage ``vehicle.deleted``."""
-    await outbox.add(session, "vehicle.deleted", event_data(vehicle))
+    await outbox.add(session, vehicle_event(VehicleDeletedV1, vehicle))
     await session.delete(vehicle)
     await session.commit()
 
@@ -80,7 +86,7 @@ async def link_dongle(session: AsyncSession, outbox: Outbox, vehicle: Vehicle,
     vehicle.dongle_id = dongle_id
     vehicle.dongle_connection_type = connection_type
     session.add(vehicle)
-    await outbox.add(session, "vehicle.updated", event_data(vehicle))
+    await outbox.add(session, vehicle_event(VehicleUpdatedV1, vehicle))
     await _commit(session, DONGLE_TAKEN)
     return vehicle
 
@@ -90,7 +96,7 @@ async def unlink_dongle(session: AsyncSession, outbox: Outbox, vehicle: Vehicle)
     vehicle.dongle_id = None
     vehicle.dongle_connection_type = None
     session.add(vehicle)
-    await outbox.add(session, "vehicle.updated", event_data(vehicle))
+    await outbox.add(session, vehicle_event(VehicleUpdatedV1, vehicle))
     await session.commit()
     return vehicle
 

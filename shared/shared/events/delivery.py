@@ -27,6 +27,7 @@ import httpx
 import sqlalchemy.exc
 from prometheus_client import Counter
 
+from shared.contracts import ContractViolation
 from shared.errors import DATABASE_UNAVAILABLE, ServiceUnavailable
 from shared.events.envelope import Event
 from shared.logging import request_id_var
@@ -86,6 +87,8 @@ class Verdict:
     attempts: int
     outages: int
     outcome: str
+    reason: str = ""
+    """Why it was dead-lettered (kept with the message, shown by ``dlq list``)."""
 
 
 _OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
@@ -109,12 +112,17 @@ def is_outage(exc: BaseException) -> bool:
 def judge(policy: RetryPolicy, exc: BaseException, attempts: int, outages: int) -> Verdict:
     """Decide what follows a failed delivery that had already failed ``attempts`` times
     for reasons of its own and met ``outages`` outages."""
+    if isinstance(exc, ContractViolation):
+        # No retry can make data valid or teach the consumer an unknown version.
+        return Verdict(True, 0.0, attempts + 1, outages, "dead_lettered",
+                       f"contract violation: {exc}")
     if is_outage(exc):
         return Verdict(False, policy.outage_delay(outages + 1), attempts, outages + 1,
                        "retried_outage")
     attempts += 1
     if attempts >= policy.max_attempts:
-        return Verdict(True, 0.0, attempts, outages, "dead_lettered")
+        return Verdict(True, 0.0, attempts, outages, "dead_lettered",
+                       f"failed {attempts} times, last: {type(exc).__name__}: {exc}"[:1000])
     return Verdict(False, policy.delay(attempts), attempts, outages, "retried")
 
 
@@ -148,6 +156,8 @@ def log_failure(queue: str, event: Event, verdict: Verdict) -> None:
     extra = {"event": f"events.{verdict.outcome}", "queue": queue, "eventType": event.type,
              "eventId": event.id, "attempts": verdict.attempts, "outages": verdict.outages,
              "retryIn": verdict.delay}
+    if verdict.reason:
+        extra["reason"] = verdict.reason
     if verdict.dead_letter:
         logger.error("event handler failed, dead-lettering", exc_info=True, extra=extra)
     elif verdict.outcome == "retried_outage":

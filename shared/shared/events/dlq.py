@@ -4,11 +4,13 @@
     python -m shared.events.dlq replay QUEUE [--id EVENT_ID ...]
 
 ``list`` shows, for every consumer queue of the event catalogue, how many messages its
-DLQ holds, with up to N sample envelopes and how often each was tried. ``replay`` moves
-the DLQ's messages (all, or the given event ids) back into the live queue with fresh
-attempt counts, once the cause is fixed; consumers are idempotent, so a message that
-was in fact applied before is not applied twice. It runs wherever a service runs
-(every image has it) with the service's ``AMQP_URL`` and ``CONSUMER_DEAD_LETTER_SUFFIX``.
+DLQ holds, with up to N sample envelopes, how often each was tried and why it was
+dead-lettered (a handler that kept failing, a contract violation, a malformed
+envelope). ``replay`` moves the DLQ's messages (all, or the given event ids) back into
+the live queue with fresh attempt counts, once the cause is fixed; consumers are
+idempotent, so a message that was in fact applied before is not applied twice. It runs
+wherever a service runs (every image has it) with the service's ``AMQP_URL`` and
+``CONSUMER_DEAD_LETTER_SUFFIX``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from shared.events.catalog import QUEUES
-from shared.events.rabbitmq import ATTEMPTS_HEADER, OUTAGES_HEADER
+from shared.events.rabbitmq import ATTEMPTS_HEADER, OUTAGES_HEADER, REASON_HEADER
 
 
 @dataclass
@@ -102,7 +104,7 @@ async def replay(amqp_url: str, queue: str, *, suffix: str = ".dlq",
 async def _publish_fresh(channel: AbstractChannel, message: AbstractIncomingMessage,
                          queue: str) -> None:
     headers = {k: v for k, v in (message.headers or {}).items()
-               if k not in (ATTEMPTS_HEADER, OUTAGES_HEADER, "x-death")}
+               if k not in (ATTEMPTS_HEADER, OUTAGES_HEADER, REASON_HEADER, "x-death")}
     await channel.default_exchange.publish(aio_pika.Message(
         body=message.body, headers=headers, content_type=message.content_type,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=message.message_id,
@@ -116,7 +118,12 @@ def _describe(message: AbstractIncomingMessage) -> dict[str, Any]:
     except ValueError:
         envelope = message.body.decode("utf-8", "replace")[:500]
     return {"messageId": message.message_id, "attempts": headers.get(ATTEMPTS_HEADER, 0),
-            "outages": headers.get(OUTAGES_HEADER, 0), "envelope": envelope}
+            "outages": headers.get(OUTAGES_HEADER, 0), "reason": _text(headers.get(REASON_HEADER)),
+            "envelope": envelope}
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

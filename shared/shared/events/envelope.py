@@ -25,6 +25,11 @@ class Event(BaseModel):
     span that staged the event, which the spans of its delivery continue; it is left out of
     the JSON when there is none, and an envelope without it is as valid as before.
 
+    ``version`` is the major version of ``data``'s contract (``shared.contracts``); an
+    envelope without it is version 1. ``payload`` is ``data`` parsed by that contract, set
+    by the consumer that validated it (never serialised): handlers read it through the
+    contract, ``UserRegisteredV1.of(event)``.
+
     Frozen, because the same instance may be handed to several in-process handlers and
     none of them should see another's edits.
     """
@@ -40,6 +45,7 @@ class Event(BaseModel):
     correlation_id: str | None = Field(default=None, alias="correlationId")
     causation_id: str | None = Field(default=None, alias="causationId")
     traceparent: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    payload: Any = Field(default=None, exclude=True)
 
     @classmethod
     def new(cls, type: str, producer: str, data: dict[str, Any], *, version: int = 1,
@@ -49,6 +55,10 @@ class Event(BaseModel):
         return cls(type=type, producer=producer, data=data, version=version,
                    correlationId=correlation_id, causationId=causation_id,
                    traceparent=traceparent)
+
+    def with_payload(self, payload: Any) -> Event:
+        """This event with its parsed ``data`` attached (what a consumer hands its handler)."""
+        return self.model_copy(update={"payload": payload})
 
     @field_validator("occurred_at")
     @classmethod

@@ -10,6 +10,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from shared.contracts import CONTRACTS, Registry
 from shared.events._sessions import SessionFactory, as_sessionmaker, execute
 from shared.events.bus import EventBus
 from shared.events.delivery import RetryPolicy
@@ -31,6 +32,12 @@ class IdempotentConsumer:
     PostgreSQL a concurrent duplicate waits on the primary key and then fails with a
     unique violation, which also means "already applied".
 
+    Before anything is claimed, the event's ``data`` is parsed by the contract of its type
+    and major version (``contracts``, the platform's catalogue by default) and handed to
+    the handler attached to the event (``SomeEventV1.of(event)``); an unknown version or
+    data that does not validate raises ``ContractViolation``, which the bus dead-letters
+    at once with the reason. Every handled type must have a contract.
+
     ``service`` names the consumer's spans when tracing is on (default: the queue).
     """
 
@@ -44,7 +51,13 @@ class IdempotentConsumer:
         *,
         retry: RetryPolicy | None = None,
         service: str = "",
+        contracts: Registry = CONTRACTS,
     ) -> None:
+        missing = sorted(set(handlers) - contracts.types)
+        if missing:
+            raise ValueError(f"consumer queue {queue!r} handles {missing}, which have no "
+                             "contract (shared/shared/contracts/)")
+        self._contracts = contracts
         self._service = service or queue
         self._sessionmaker = as_sessionmaker(sessionmaker)
         self._table = tables.processed
@@ -67,6 +80,7 @@ class IdempotentConsumer:
                 extra={"event": "events.unhandled", "queue": self._queue, "eventType": event.type},
             )
             return
+        event = event.with_payload(self._contracts.parse(event))
         async with self._sessionmaker() as session:
             if not await self._claim(session, event):
                 await session.rollback()

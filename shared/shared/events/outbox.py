@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 from opentelemetry.trace import SpanKind
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from shared.contracts import EventContract
 from shared.events._sessions import SessionFactory, as_sessionmaker, execute
 from shared.events.bus import EventBus
 from shared.events.delivery import causation_var
@@ -44,8 +44,9 @@ class Outbox:
         self._insert = insert(tables.outbox)
         self._producer = producer
 
-    async def add(self, session: AsyncSession, type: str, data: dict[str, Any]) -> Event:
-        """Stage event ``type`` with ``data`` in ``session``'s transaction; the caller commits.
+    async def add(self, session: AsyncSession, payload: EventContract) -> Event:
+        """Stage ``payload``'s event (its contract's type and version, its data) in
+        ``session``'s transaction; the caller commits.
 
         Nothing is published until that commit (and the relay's next pass, or ``wake()``).
         Works with SQLAlchemy's and SQLModel's ``AsyncSession``. The event carries the
@@ -53,11 +54,12 @@ class Outbox:
         handler, the handled event's id as its cause. With tracing on, it also carries the
         ``create`` span opened here, the child of the current request's or handler's span.
         """
-        event = Event.new(type, self._producer, data, correlation_id=request_id_var.get() or None,
+        event = Event.new(payload.TYPE, self._producer, payload.data(),
+                          version=payload.VERSION, correlation_id=request_id_var.get() or None,
                           causation_id=causation_var.get() or None)
         if enabled():
             event = event.model_copy(update={"traceparent": new_event_traceparent(
-                self._producer, type, event.id)})
+                self._producer, payload.TYPE, event.id)})
         await execute(session, self._insert, {
             "id": event.id, "type": event.type, "payload": event.to_json().decode(),
             "created_at": event.occurred_at, "attempts": 0})

@@ -27,11 +27,12 @@ from shared.events.envelope import Event
 from shared.events.rabbitmq_consumer import (
     ATTEMPTS_HEADER,
     OUTAGES_HEADER,
+    REASON_HEADER,
     QueueConsumer,
     delay_line_name,
 )
 
-__all__ = ["ATTEMPTS_HEADER", "OUTAGES_HEADER", "BrokerUnavailable", "RabbitMQBus",
+__all__ = ["ATTEMPTS_HEADER", "OUTAGES_HEADER", "REASON_HEADER", "BrokerUnavailable", "RabbitMQBus",
            "delay_line_name"]
 
 logger = logging.getLogger("shared.events.rabbitmq")

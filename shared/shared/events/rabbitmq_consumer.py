@@ -9,7 +9,8 @@ For queue ``Q``:
 - ``Q.dlq``, where a message lands when it keeps failing for a reason of its own
   (``shared.events.delivery`` decides which failures count).
 
-Attempt and outage counts travel in the ``x-attempts`` / ``x-outages`` headers.
+Attempt and outage counts travel in the ``x-attempts`` / ``x-outages`` headers, and a
+dead-lettered message carries why in ``x-dead-letter-reason``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ logger = logging.getLogger("shared.events.rabbitmq")
 
 ATTEMPTS_HEADER = "x-attempts"
 OUTAGES_HEADER = "x-outages"
+REASON_HEADER = "x-dead-letter-reason"
 
 
 def delay_line_name(queue: str, delay: float) -> str:
@@ -105,13 +107,14 @@ class QueueConsumer:
         retry = self._retry
         try:
             event = Event.from_json(message.body)
-        except ValueError:
+        except ValueError as exc:
             # Malformed: no retry can fix it, so it goes straight to the DLQ for a human.
             logger.error("malformed message", extra={
                 "event": "events.malformed", "queue": self.name,
                 "messageId": message.message_id})
             DELIVERIES.labels(self.name, "dead_lettered").inc()
-            await self._move(message, retry.dead_letter_queue(self.name), {ATTEMPTS_HEADER: 1})
+            await self._move(message, retry.dead_letter_queue(self.name), {
+                ATTEMPTS_HEADER: 1, REASON_HEADER: f"malformed envelope: {exc}"[:1000]})
             return
         with handling(event):
             started = time.perf_counter()
@@ -123,14 +126,17 @@ class QueueConsumer:
                 log_failure(self.name, event, verdict)
                 target = (retry.dead_letter_queue(self.name) if verdict.dead_letter
                           else delay_line_name(self.name, verdict.delay))
-                await self._move(message, target, {ATTEMPTS_HEADER: verdict.attempts,
-                                                   OUTAGES_HEADER: verdict.outages})
+                counts: dict[str, int | str] = {ATTEMPTS_HEADER: verdict.attempts,
+                                                OUTAGES_HEADER: verdict.outages}
+                if verdict.dead_letter:
+                    counts[REASON_HEADER] = verdict.reason
+                await self._move(message, target, counts)
                 return
             await message.ack()
             log_handled(self.name, event, started)
 
     async def _move(self, message: AbstractIncomingMessage, queue: str,
-                    counts: Mapping[str, int]) -> None:
+                    counts: Mapping[str, int | str]) -> None:
         """Copy ``message`` to ``queue`` with the new counts, then ack the original.
 
         Confirmed before the ack, so a crash in between duplicates the message rather than

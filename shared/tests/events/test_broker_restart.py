@@ -7,17 +7,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from shared.contracts import EventContract
 from shared.events import Event, Outbox, OutboxRelay, define_event_tables
 from shared.events.rabbitmq import RabbitMQBus
 from testsupport.apps import wait_until
 
 metadata = MetaData()
 tables = define_event_tables(metadata)
+
+
+def restarted(key: str) -> type[EventContract]:
+    """A contract of ``key``: each run routes a key of its own."""
+
+    class Restarted(EventContract):
+        TYPE: ClassVar[str] = key
+
+    return Restarted
 
 
 async def rabbitmqctl(*args: str) -> None:
@@ -56,7 +67,7 @@ async def test_events_committed_while_the_broker_restarts_are_delivered(
     try:
         await rabbitmqctl("stop_app")
         async with sessions() as session:
-            event = await Outbox(tables, "tests").add(session, key, {})
+            event = await Outbox(tables, "tests").add(session, restarted(key)())
             await session.commit()
         assert await relay.publish_pending() == 0
     finally:

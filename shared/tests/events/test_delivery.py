@@ -6,6 +6,8 @@ import httpx
 import pytest
 import sqlalchemy.exc
 
+from shared.contracts.auth import UserRegisteredV1
+from shared.contracts.engagement import ReferralCreditedV1
 from shared.errors import ServiceUnavailable
 from shared.events import Event, MemoryBus, Outbox, RetryPolicy, define_event_tables, get_hub
 from shared.events.catalog import QUEUES, check_consumers
@@ -121,7 +123,8 @@ async def test_a_handler_runs_under_its_events_correlation_and_causes_what_it_st
 
     async def handle(event: Event) -> None:
         async with sessions() as session:
-            staged.append(await outbox.add(session, "referral.credited", {}))
+            staged.append(await outbox.add(session, ReferralCreditedV1(
+                referral_id="r1", referrer_user_id="u1", referred_user_id="u2", reward=1)))
             await session.commit()
 
     cause = Event.new("membership.activated", "auth", {}, correlation_id="req-42")
@@ -147,7 +150,9 @@ async def test_an_event_staged_during_a_request_carries_its_request_id(tmp_path)
     token = request_id_var.set("gateway-request-7")
     try:
         async with async_sessionmaker(engine)() as session:
-            event = await Outbox(tables, "auth").add(session, "user.registered", {})
+            event = await Outbox(tables, "auth").add(session, UserRegisteredV1(
+                user_id="u1", email="u1@example.com", name="", referral_code="CODE0001",
+                referred_by_code=None))
     finally:
         request_id_var.reset(token)
 

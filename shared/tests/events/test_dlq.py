@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from shared.contracts.auth import UserRegisteredV1
 from shared.events import Event, RetryPolicy
 from shared.events.dlq import list_dead_letters, main, replay
 from shared.events.rabbitmq import RabbitMQBus
@@ -59,6 +60,7 @@ async def test_a_poison_message_is_listed_then_replayed_once_fixed(
     sample = listed[0].samples[0]
     assert sample["messageId"] == poison.id and sample["attempts"] == POLICY.max_attempts
     assert sample["envelope"]["data"] == {"poison": True}
+    assert sample["reason"] == f"failed {POLICY.max_attempts} times, last: KeyError: 'referralCode'"
     # Looking did not take it away.
     assert (await list_dead_letters(vhost_url, queues=[QUEUE]))[0].count == 1
 
@@ -94,3 +96,30 @@ async def test_list_prints_counts_and_samples_as_json(
     assert [(e["deadLetterQueue"], e["count"]) for e in listed] == [(f"{QUEUE}.dlq", 1)]
     await asyncio.to_thread(main, ["--amqp-url", vhost_url, "list"])
     assert "1 dead-lettered message(s) in 1 DLQs" in capsys.readouterr().out
+
+
+async def test_data_that_breaks_its_contract_is_listed_with_the_reason_after_one_try(
+        vhost_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    bus = RabbitMQBus(vhost_url)
+    calls = 0
+
+    async def parse(event: Event) -> None:
+        nonlocal calls
+        calls += 1
+        UserRegisteredV1.of(event)
+
+    await bus.subscribe(QUEUE, ["user.registered"], parse, retry=POLICY)
+    await bus.publish(Event.new("user.registered", "auth", {"userId": "u1", "email": None}))
+
+    async def dead_lettered() -> bool:
+        return (await bus.dead_letter_counts()).get(QUEUE) == 1
+
+    await wait_until(dead_lettered, within=20)
+    await bus.close()
+
+    await asyncio.to_thread(main, ["--amqp-url", vhost_url, "list"])
+    out = capsys.readouterr().out
+    assert calls == 1
+    assert '"attempts": 1' in out
+    assert ('"reason": "contract violation: user.registered v1: email: Input should be a valid '
+            'string; name: Field required;') in out

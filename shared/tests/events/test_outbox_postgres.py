@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from shared.contracts import EventContract, Registry
 from shared.events import (
     Event,
     IdempotentConsumer,
@@ -30,6 +32,21 @@ balances = Table(
     Column("user_id", String(36), primary_key=True),
     Column("rewards", Integer, nullable=False),
 )
+
+
+def credited(key: str) -> type[EventContract]:
+    """A contract of ``key``: each test routes a key of its own, so runs never mix."""
+
+    class Credited(EventContract):
+        TYPE: ClassVar[str] = key
+        user_id: str
+
+    return Credited
+
+
+class Numbered(EventContract):
+    TYPE: ClassVar[str] = "test.numbered"
+    n: int
 
 
 @pytest.fixture
@@ -75,7 +92,7 @@ async def test_outbox_survives_a_broker_that_is_down_at_commit(
 
     await live.subscribe(queue, [key], handle)
     async with sessions() as session:
-        event = await Outbox(tables, "engagement").add(session, key, {"userId": "u1"})
+        event = await Outbox(tables, "engagement").add(session, credited(key)(user_id="u1"))
         await session.commit()
 
     down = RabbitMQBus(DEAD_BROKER_URL, connect_timeout=2)
@@ -104,7 +121,8 @@ async def test_redelivered_event_is_applied_once(
         seen.append(event.id)
         await credit_reward(session, event)
 
-    consumer = IdempotentConsumer(sessions, tables, bus, queue, {key: counted})
+    consumer = IdempotentConsumer(sessions, tables, bus, queue, {key: counted},
+                                  contracts=Registry([credited(key)]))
     deliveries: list[str] = []
 
     async def counting(event: Event) -> None:
@@ -134,7 +152,8 @@ async def test_concurrent_duplicates_are_applied_once(
         await asyncio.sleep(0.2)  # hold the claim so the duplicate waits on it
         await credit_reward(session, event)
 
-    consumer = IdempotentConsumer(sessions, tables, MemoryBus(), "q", {"t": slow})
+    consumer = IdempotentConsumer(sessions, tables, MemoryBus(), "q", {"t": slow},
+                                  contracts=Registry([credited("t")]))
     event = Event.new("t", "p", {"userId": "u1"})
 
     async def duplicate() -> None:
@@ -158,7 +177,7 @@ async def test_relays_sharing_a_database_publish_each_row_once(
 
     async with sessions() as session:
         outbox = Outbox(tables, "auth")
-        staged = [(await outbox.add(session, "t", {"n": n})).id for n in range(40)]
+        staged = [(await outbox.add(session, Numbered(n=n))).id for n in range(40)]
         await session.commit()
 
     relays = [OutboxRelay(engine, tables, SlowBus(), batch_size=5) for _ in range(3)]

@@ -10,6 +10,8 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, s
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession as SQLModelAsyncSession
 
+from shared.contracts.auth import UserRegisteredV1
+from shared.contracts.engagement import ReferralCreditedV1
 from shared.events import (
     Event,
     EventTables,
@@ -31,6 +33,10 @@ credits = Table(
     Column("user_id", String(36), primary_key=True),
     Column("balance", Integer, nullable=False),
 )
+CREDIT = ReferralCreditedV1(referral_id="r1", referrer_user_id="u1", referred_user_id="u2",
+                            reward=1)
+REGISTERED = UserRegisteredV1(user_id="u1", email="u1@example.com", name="U",
+                              referral_code="CODE0001", referred_by_code=None)
 
 
 class DownBus(MemoryBus):
@@ -54,9 +60,9 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def stage(sessions: async_sessionmaker, type_: str = "referral.credited") -> Event:
+async def stage(sessions: async_sessionmaker) -> Event:
     async with sessions() as session:
-        event = await Outbox(tables, "engagement").add(session, type_, {"userId": "u1"})
+        event = await Outbox(tables, "engagement").add(session, CREDIT)
         await session.commit()
     return event
 
@@ -75,7 +81,8 @@ async def balance(engine: AsyncEngine, user_id: str = "u1") -> int | None:
 
 
 async def add_credit(session, event: Event) -> None:
-    await session.execute(insert(credits).values(user_id=event.data["userId"], balance=1))
+    await session.execute(insert(credits).values(
+        user_id=ReferralCreditedV1.of(event).referrer_user_id, balance=1))
 
 
 def test_event_tables_are_defined_on_the_given_metadata() -> None:
@@ -112,7 +119,7 @@ async def test_rolled_back_change_publishes_nothing(
     engine: AsyncEngine, sessions: async_sessionmaker
 ) -> None:
     async with sessions() as session:
-        await Outbox(tables, "engagement").add(session, "referral.credited", {})
+        await Outbox(tables, "engagement").add(session, CREDIT)
         await session.rollback()
 
     assert await OutboxRelay(engine, tables, MemoryBus()).publish_pending() == 0
@@ -174,7 +181,7 @@ async def test_outbox_works_with_a_sqlmodel_session(engine: AsyncEngine) -> None
     sessions = async_sessionmaker(engine, class_=SQLModelAsyncSession, expire_on_commit=False)
 
     async with sessions() as session:
-        await Outbox(tables, "auth").add(session, "user.registered", {"userId": "u1"})
+        await Outbox(tables, "auth").add(session, REGISTERED)
         await session.commit()
 
     assert len(await pending_rows(engine)) == 1
@@ -188,7 +195,7 @@ async def test_event_delivered_twice_is_applied_once(
         sessions, tables, bus, "auth.referrals", {"referral.credited": add_credit}
     )
     await consumer.start()
-    event = Event.new("referral.credited", "engagement", {"userId": "u1"})
+    event = Event.new(CREDIT.TYPE, "engagement", CREDIT.data())
 
     await bus.publish(event)
     await bus.publish(event)
@@ -215,7 +222,7 @@ async def test_failed_handler_rolls_back_so_the_retry_applies_it(
     bus = MemoryBus()
     await IdempotentConsumer(sessions, tables, bus, "q", {"referral.credited": flaky}).start()
 
-    await bus.publish(Event.new("referral.credited", "engagement", {"userId": "u1"}))
+    await bus.publish(Event.new(CREDIT.TYPE, "engagement", CREDIT.data()))
     await get_hub().wait_idle()
 
     assert calls == 2
@@ -234,7 +241,7 @@ async def test_handler_that_keeps_failing_is_dead_lettered_and_not_recorded(
                                   retry=RetryPolicy(delays=(0.01,), max_attempts=2))
     await consumer.start()
 
-    await bus.publish(Event.new("referral.credited", "engagement", {"userId": "u1"}))
+    await bus.publish(Event.new(CREDIT.TYPE, "engagement", CREDIT.data()))
     await get_hub().wait_idle()
 
     assert len(get_hub().dead_letters("q")) == 1
@@ -242,6 +249,58 @@ async def test_handler_that_keeps_failing_is_dead_lettered_and_not_recorded(
         processed = select(func.count()).select_from(tables.processed)
         assert (await connection.execute(processed)).scalar_one() == 0
     await bus.close()
+
+
+@pytest.mark.parametrize("event", [
+    Event.new(CREDIT.TYPE, "engagement", {**CREDIT.data(), "reward": "one"}),
+    Event.new(CREDIT.TYPE, "engagement", {"referralId": "r1"}),
+    Event.new(CREDIT.TYPE, "engagement", CREDIT.data(), version=2),
+], ids=["wrong-type", "missing-fields", "unknown-major-version"])
+async def test_an_event_that_breaks_its_contract_is_dead_lettered_without_retry(
+    engine: AsyncEngine, sessions: async_sessionmaker, event: Event,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handled: list[Event] = []
+
+    async def handle(session, event: Event) -> None:
+        handled.append(event)
+
+    bus = MemoryBus()
+    await IdempotentConsumer(sessions, tables, bus, "q", {"referral.credited": handle},
+                             retry=RetryPolicy(delays=(0.01,), max_attempts=5)).start()
+
+    await bus.publish(event)
+    await get_hub().wait_idle()
+
+    assert handled == []
+    assert get_hub().dead_letters("q") == [event]
+    [failure] = [r for r in caplog.records if getattr(r, "event", "") == "events.dead_lettered"]
+    assert failure.attempts == 1  # type: ignore[attr-defined]
+    assert failure.reason.startswith("contract violation: ")  # type: ignore[attr-defined]
+    await bus.close()
+
+
+async def test_the_handler_gets_the_data_parsed_by_its_contract(
+    engine: AsyncEngine, sessions: async_sessionmaker
+) -> None:
+    parsed: list[object] = []
+
+    async def handle(session, event: Event) -> None:
+        parsed.append(event.payload)
+
+    bus = MemoryBus()
+    await IdempotentConsumer(sessions, tables, bus, "q", {"referral.credited": handle}).start()
+    await bus.publish(Event.new(CREDIT.TYPE, "engagement", {**CREDIT.data(), "extra": 1}))
+    await get_hub().wait_idle()
+
+    assert parsed == [CREDIT]  # an unknown field is ignored: producers may add optional ones
+    await bus.close()
+
+
+def test_a_consumer_of_a_type_without_a_contract_is_refused() -> None:
+    with pytest.raises(ValueError, match="no contract"):
+        IdempotentConsumer(create_async_engine("sqlite+aiosqlite://"), tables, MemoryBus(),
+                           "q", {"something.happened": add_credit})
 
 
 async def test_consumers_on_different_queues_each_apply_the_event(
@@ -261,7 +320,7 @@ async def test_consumers_on_different_queues_each_apply_the_event(
             sessions, tables, bus, queue, {"user.registered": handler(queue)}
         ).start()
 
-    await bus.publish(Event.new("user.registered", "auth", {}))
+    await bus.publish(Event.new(REGISTERED.TYPE, "auth", REGISTERED.data()))
     await get_hub().wait_idle()
 
     assert sorted(applied) == ["a", "b"]
@@ -280,7 +339,7 @@ async def test_consumer_works_with_sqlmodel_sessions_without_warnings(
 
     bus = MemoryBus()
     await IdempotentConsumer(sessions, tables, bus, "q", {"user.registered": handle}).start()
-    event = Event.new("user.registered", "auth", {})
+    event = Event.new(REGISTERED.TYPE, "auth", REGISTERED.data())
 
     await bus.publish(event)
     await bus.publish(event)
