@@ -2,7 +2,7 @@
 
 Consumed (queue ``appointments.vehicles``): ``vehicle.created``, ``vehicle.updated``,
 ``vehicle.deleted`` with data ``{vehicleId, userId, vin, dongleId}`` feed the ownership
-projection (``shared.vehicle_ownership``): a booking names the caller's own vehicle.
+projection (``shared.projections.vehicle_owners``): a booking names the caller's own vehicle.
 
 Published through the outbox, in the transaction of the change (contracts in
 ``shared.contracts.appointments``):

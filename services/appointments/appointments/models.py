@@ -2,7 +2,7 @@
 
 It owns service locations and appointments, one lock row per (location, local day) that
 bookings serialise on (see ``appointments.booking``), and a projection of vehicle
-ownership fed by ``vehicle.*`` events (``shared.vehicle_ownership``).
+ownership fed by ``vehicle.*`` events (``shared.projections.vehicle_owners``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.events import define_event_tables
 from shared.models import new_id, timestamp_column, utcnow
-from shared.vehicle_ownership import VehicleOwners
+from shared.projections.vehicle_owners import VehicleOwners
 
 SCHEDULED = "scheduled"
 IN_PROGRESS = "in_progress"

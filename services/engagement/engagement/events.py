@@ -12,7 +12,7 @@ Consumed, each queue applying an event once (``shared.events.IdempotentConsumer`
 - ``engagement.locations``: ``location.created`` / ``location.updated``
   ``{locationId, lat, lng, name}`` — where offers' locations are;
 - ``engagement.vehicles``: ``vehicle.created`` / ``updated`` / ``deleted`` — vehicle
-  ownership (``shared.vehicle_ownership``).
+  ownership (``shared.projections.vehicle_owners``).
 
 Published through the outbox by ``engagement.referrals``, in the crediting transaction:
 ``referral.credited`` ``{referralId, referrerUserId, referredUserId, reward}``, once per

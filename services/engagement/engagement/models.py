@@ -10,7 +10,8 @@ services, fed by their events (CONTRACT.md, "Events"):
   ``user.registered``;
 - ``locations``: where appointments' locations are, from ``location.created`` /
   ``location.updated``;
-- ``vehicle_owners``: who owns a vehicle, from ``vehicle.*`` (``shared.vehicle_ownership``).
+- ``vehicle_owners``: who owns a vehicle, from ``vehicle.*``
+  (``shared.projections.vehicle_owners``).
 
 Offers are a small admin-curated catalogue, kept as ORM rows. The referral tables and the
 projections are Core tables: they are written with upserts and guarded updates, the
@@ -39,7 +40,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.events import define_event_tables
 from shared.models import new_id, timestamp_column, utcnow
-from shared.vehicle_ownership import VehicleOwners
+from shared.projections.vehicle_owners import VehicleOwners
 
 TIERS = ("basic", "plus", "premium", "elite")
 """Membership tiers, as auth's plans name them."""

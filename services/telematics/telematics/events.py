@@ -2,7 +2,7 @@
 
 Consumed (queue ``telematics.vehicles``): ``vehicle.created``, ``vehicle.updated``,
 ``vehicle.deleted`` with data ``{vehicleId, userId, vin, dongleId}`` feed the ownership
-projection (``shared.vehicle_ownership``).
+projection (``shared.projections.vehicle_owners``).
 
 Published through the outbox by ``telematics.ingest``, in the batch's transaction:
 

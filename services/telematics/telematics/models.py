@@ -30,7 +30,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.events import define_event_tables
 from shared.models import new_id, timestamp_column, utcnow
-from shared.vehicle_ownership import VehicleOwners
+from shared.projections.vehicle_owners import VehicleOwners
 
 JSON_VARIANT = JSON().with_variant(JSONB(), "postgresql")
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from shared.migrations import create_event_tables
-from shared.vehicle_ownership import create_vehicle_owners_table
+from shared.projections.vehicle_owners import create_vehicle_owners_table
 
 revision = "0001"
 down_revision = None

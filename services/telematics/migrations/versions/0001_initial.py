@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.migrations import create_event_tables
-from shared.vehicle_ownership import create_vehicle_owners_table
+from shared.projections.vehicle_owners import create_vehicle_owners_table
 
 revision = "0001"
 down_revision = None

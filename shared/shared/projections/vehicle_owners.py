@@ -30,7 +30,7 @@ from shared.errors import NotFound, ServiceUnavailable
 from shared.events import Event, SessionHandler
 from shared.statements import upsert
 
-log = logging.getLogger("shared.vehicle_ownership")
+log = logging.getLogger("shared.projections.vehicle_owners")
 
 VEHICLE_NOT_FOUND = "Vehicle not found"
 TABLE_NAME = "vehicle_owners"
