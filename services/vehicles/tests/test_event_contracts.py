@@ -4,15 +4,9 @@ one of these payloads fails here, in the consumer's tests."""
 
 from __future__ import annotations
 
-from typing import Any
+from testsupport.contracts import Relied, broken_expectations, uncovered
 
-import pytest
-
-from shared.contracts import CONTRACTS
-from shared.events import Event
-from shared.events.catalog import QUEUES
-
-RELIED_ON: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
+RELIED_ON: list[Relied] = [
     # (type, producer, payload as sent, what the handler reads from it)
     ("telematics.batch.ingested", "telematics",
      {"vehicleId": "v1", "batchId": "b1", "samples": 100, "maxOdometer": 15123.4,
@@ -25,15 +19,9 @@ RELIED_ON: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(("type_", "producer", "data", "reads"), RELIED_ON,
-                         ids=[f"{r[0]}-{i}" for i, r in enumerate(RELIED_ON)])
-def test_the_producers_model_accepts_what_vehicles_relies_on(
-        type_: str, producer: str, data: dict[str, Any], reads: dict[str, Any]) -> None:
-    parsed = CONTRACTS.parse(Event.new(type_, producer, data))
-    assert {field: getattr(parsed, field) for field in reads} == reads
+def test_the_producers_models_accept_what_vehicles_relies_on() -> None:
+    assert broken_expectations(RELIED_ON) == []
 
 
 def test_every_type_vehicles_consumes_is_covered() -> None:
-    consumed = {t for queue, types in QUEUES.items() if queue.startswith("vehicles.")
-                for t in types}
-    assert consumed == {r[0] for r in RELIED_ON}
+    assert uncovered("vehicles", RELIED_ON) == set()
