@@ -8,7 +8,7 @@ OpenAPI) against breaking changes.
 """
 
 from shared.contracts import appointments, auth, chat, engagement, telematics, vehicles
-from shared.contracts.base import ContractViolation, EventContract, Registry
+from shared.contracts.base import ContractViolation, EventContract, Registry, routing_key
 
 PRODUCERS = {"auth": auth, "vehicles": vehicles, "telematics": telematics,
              "appointments": appointments, "engagement": engagement, "chat": chat}
@@ -16,4 +16,5 @@ PRODUCERS = {"auth": auth, "vehicles": vehicles, "telematics": telematics,
 
 CONTRACTS = Registry(model for module in PRODUCERS.values() for model in module.CONTRACTS)
 
-__all__ = ["CONTRACTS", "PRODUCERS", "ContractViolation", "EventContract", "Registry"]
+__all__ = ["CONTRACTS", "PRODUCERS", "ContractViolation", "EventContract", "Registry",
+           "routing_key"]

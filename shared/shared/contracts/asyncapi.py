@@ -1,8 +1,8 @@
 """The platform's events as an AsyncAPI 3 document, generated from the catalogue.
 
-One channel per event type (its address is the routing key on the topic exchange), one
-message per contract (type, major version), whose payload is the envelope with the
-contract's JSON Schema as ``data``. Operations say who sends each type (the publishing
+One channel per contract (type, major version), whose address is its routing key on the
+topic exchange (the type, with ``.v<N>`` past version 1) and whose message is the envelope
+with the contract's JSON Schema as ``data``. Operations say who sends each (the publishing
 service in ``shared.catalog``) and who receives it (each consumer queue of
 ``shared.events.catalog``, named ``<service>.<purpose>``). The gateway serves it at
 ``/api/events/asyncapi.json`` with a readable page at ``/api/events/``.
@@ -44,49 +44,49 @@ def document(contracts: Registry = CONTRACTS) -> dict[str, Any]:
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     publishers = {t: s.name for s in SERVICES for t in s.publishes}
-    for event_type, versions in sorted(contracts.by_type().items()):
-        channel = _channel_id(event_type)
-        refs = {}
-        for contract in versions:
-            name = contract.__name__
-            schema = contract.model_json_schema(by_alias=True, ref_template=(
-                "#/components/schemas/{model}"))
-            schemas.update(schema.pop("$defs", {}))
-            schemas[name] = schema
-            messages[name] = {
-                "name": name, "title": f"{event_type} v{contract.VERSION}",
-                "summary": (contract.__doc__ or "").strip().split("\n\n")[0],
-                "contentType": "application/json",
-                "payload": {"type": "object", "required": ["id", "type", "version",
-                                                           "occurredAt", "producer", "data"],
-                            "properties": {
-                                "type": {"const": event_type},
-                                **_ENVELOPE,
-                                "version": {"const": contract.VERSION, "type": "integer"},
-                                "data": {"$ref": f"#/components/schemas/{name}"}}}}
-            refs[name] = {"$ref": f"#/components/messages/{name}"}
-        channels[channel] = {"address": event_type, "title": event_type, "messages": refs,
+    for contract in contracts:  # one channel per routing key: each major version its own
+        event_type, key, name = contract.TYPE, contract.routing_key(), contract.__name__
+        channel = _channel_id(key)
+        schema = contract.model_json_schema(by_alias=True, ref_template=(
+            "#/components/schemas/{model}"))
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+        messages[name] = {
+            "name": name, "title": f"{event_type} v{contract.VERSION}",
+            "summary": (contract.__doc__ or "").strip().split("\n\n")[0],
+            "contentType": "application/json",
+            "payload": {"type": "object", "required": ["id", "type", "version",
+                                                       "occurredAt", "producer", "data"],
+                        "properties": {
+                            "type": {"const": event_type},
+                            **_ENVELOPE,
+                            "version": {"const": contract.VERSION, "type": "integer"},
+                            "data": {"$ref": f"#/components/schemas/{name}"}}}}
+        refs = {name: {"$ref": f"#/components/messages/{name}"}}
+        channels[channel] = {"address": key, "title": f"{event_type} v{contract.VERSION}",
+                             "messages": refs,
                              "bindings": {"amqp": {"is": "routingKey", "exchange": {
                                  "name": EXCHANGE, "type": "topic", "durable": True}}}}
         channel_messages = [{"$ref": f"#/channels/{channel}/messages/{n}"} for n in refs]
-        producer = publishers.get(event_type)
+        producer = publishers.get(key)
         if producer:
             operations[f"{producer}-sends-{channel}"] = {
                 "action": "send", "channel": {"$ref": f"#/channels/{channel}"},
-                "title": f"{producer} publishes {event_type}", "messages": channel_messages}
-        for queue, types in sorted(QUEUES.items()):
-            if event_type in types:
+                "title": f"{producer} publishes {key}", "messages": channel_messages}
+        for queue, keys in sorted(QUEUES.items()):
+            if key in keys:
                 consumer = queue.split(".", 1)[0]
                 operations[f"{queue.replace('.', '-')}-receives-{channel}"] = {
                     "action": "receive", "channel": {"$ref": f"#/channels/{channel}"},
-                    "title": f"{consumer} consumes {event_type} (queue {queue})",
+                    "title": f"{consumer} consumes {key} (queue {queue})",
                     "messages": channel_messages,
                     "bindings": {"amqp": {"queue": {"name": queue, "durable": True}}}}
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {"title": "Membership Auto events", "version": "1.0.0",
                  "description": "Integration events on the topic exchange "
-                                f"`{EXCHANGE}`; the routing key is the event type."},
+                                f"`{EXCHANGE}`; the routing key is the event type, with `.v<N>` "
+                                "past major version 1."},
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,

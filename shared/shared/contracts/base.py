@@ -15,6 +15,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 
+def routing_key(event_type: str, version: int) -> str:
+    """Where an event of ``event_type`` at major ``version`` travels: the type itself for
+    version 1, ``<type>.v<version>`` past it. While a producer publishes two majors for a
+    transition, a consumer bound to one never receives the other's copy (on the topic
+    exchange ``user.registered`` does not match ``user.registered.v2``)."""
+    return event_type if version == 1 else f"{event_type}.v{version}"
+
+
 class ContractViolation(ValueError):
     """An event no contract accepts: an unknown type or major version, or data that does
     not validate. Retrying cannot fix it, so the consumer dead-letters it at once."""
@@ -47,6 +55,10 @@ class EventContract(BaseModel):
 
     TYPE: ClassVar[str]
     VERSION: ClassVar[int] = 1
+
+    @classmethod
+    def routing_key(cls) -> str:
+        return routing_key(cls.TYPE, cls.VERSION)
 
     def data(self) -> dict[str, Any]:
         """The JSON ``data`` of the envelope (camelCase keys)."""
@@ -81,6 +93,18 @@ class Registry:
     def types(self) -> frozenset[str]:
         """Every event type with at least one contract."""
         return frozenset(type_ for type_, _ in self._contracts)
+
+    @property
+    def routing_keys(self) -> frozenset[str]:
+        """The routing key of every contract: what a consumer may bind and handle."""
+        return frozenset(contract.routing_key() for contract in self._contracts.values())
+
+    def type_of(self, key: str) -> str:
+        """The event type that routing ``key`` carries (``KeyError`` if no contract has it)."""
+        for contract in self._contracts.values():
+            if contract.routing_key() == key:
+                return contract.TYPE
+        raise KeyError(key)
 
     def resolve(self, type: str, version: int) -> type[EventContract]:
         """The contract of ``type`` v``version``; ``ContractViolation`` when there is none."""

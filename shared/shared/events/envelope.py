@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
+from shared.contracts.base import routing_key
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
@@ -55,6 +57,11 @@ class Event(BaseModel):
         return cls(type=type, producer=producer, data=data, version=version,
                    correlationId=correlation_id, causationId=causation_id,
                    traceparent=traceparent)
+
+    @property
+    def routing_key(self) -> str:
+        """Where it travels: its type, with ``.v<N>`` past major version 1."""
+        return routing_key(self.type, self.version)
 
     def with_payload(self, payload: Any) -> Event:
         """This event with its parsed ``data`` attached (what a consumer hands its handler)."""

@@ -66,7 +66,7 @@ class MemoryHub:
     def route(self, event: Event) -> None:
         """Put ``event`` on every queue with a binding that matches its type."""
         for queue in self.queues.values():
-            if any(topic_matches(binding, event.type) for binding in queue.bindings):
+            if any(topic_matches(binding, event.routing_key) for binding in queue.bindings):
                 # Each queue gets its own decoded copy: handlers of different services must
                 # not share objects, and the round trip catches data that is not JSON.
                 self.enqueue(queue, _Delivery(Event.from_json(event.to_json())))

@@ -115,7 +115,7 @@ class RabbitMQBus:
         try:
             # asyncio.timeout, not wait_for: on 3.11 a cancelled wait_for can hang forever.
             async with asyncio.timeout(self._publish_timeout):
-                await exchange.publish(_to_message(event), routing_key=event.type)
+                await exchange.publish(_to_message(event), routing_key=event.routing_key)
         except (TimeoutError, aio_pika.exceptions.AMQPError, ConnectionError, OSError) as exc:
             raise BrokerUnavailable(f"publish of {event.type} {event.id} failed") from exc
 
