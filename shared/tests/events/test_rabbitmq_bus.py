@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -226,3 +227,26 @@ async def test_broadcast_gives_every_process_its_own_copy(amqp_url: str, unique:
     finally:
         for bus in (*replicas, publisher):
             await bus.close()
+
+
+async def test_each_major_version_reaches_only_the_queue_bound_to_it(
+    bus: RabbitMQBus, rabbit, unique: str
+) -> None:
+    old, new, key = f"test.v1.{unique}", f"test.v2.{unique}", f"test.{unique}.moved"
+    rabbit.track(old)
+    rabbit.track(new)
+    received: dict[str, list[int]] = {old: [], new: []}
+
+    def into(queue: str):  # type: ignore[no-untyped-def]
+        async def handle(event: Event) -> None:
+            received[queue].append(event.version)
+        return handle
+
+    await bus.subscribe(old, [key], into(old))
+    await bus.subscribe(new, [f"{key}.v2"], into(new))
+    await bus.publish(Event.new(key, "tests", {"n": 1}))
+    await bus.publish(Event.new(key, "tests", {"n": 1}, version=2))
+
+    await wait_until(lambda: received == {old: [1], new: [2]})
+    await asyncio.sleep(0.5)  # a stray copy of the other version would have arrived by now
+    assert received == {old: [1], new: [2]}
