@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import docs
-from gateway.exchange import Exchange, send_bytes, send_error
+from gateway.exchange import Exchange, send_bytes
 from gateway.lifespan import LocalLifespans
 from gateway.observability import GatewayMetrics, readiness_body, upstream_states
 from gateway.openapi import SchemaAggregator
@@ -32,6 +32,7 @@ from gateway.websocket_proxy import (
     accept_then_close,
     websocket_token,
 )
+from shared.errors import send_error
 from shared.logging import request_id_var
 from shared.tokens import AccessTokenVerifier, InvalidToken
 from shared.tracing import TraceMiddleware

@@ -1,14 +1,11 @@
-"""Per-request state shared by the gateway's layers, and the JSON error response."""
+"""Per-request state shared by the gateway's layers, and its own plain responses (errors:
+``shared.errors.send_error``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from starlette.types import Send
-
-from shared.errors import error_body
-
-JSON_HEADERS = (b"content-type", b"application/json")
 
 
 class Exchange:
@@ -34,18 +31,6 @@ class Exchange:
     def refuse(self, status: int, message: str) -> None:
         self.refusal = (status, message)
         self.discard = True
-
-
-async def send_error(send: Send, status: int, message: str,
-                     headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    """Answer with the contract's ``{"error": message}`` body."""
-    body = error_body(message)
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [JSON_HEADERS, (b"content-length", str(len(body)).encode()), *headers],
-    })
-    await send({"type": "http.response.body", "body": body})
 
 
 async def send_bytes(send: Send, status: int, body: bytes, content_type: bytes,

@@ -17,19 +17,20 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.client_address import ClientAddress
 from gateway.edge_limits import EdgeLimits, settling_send
-from gateway.exchange import Exchange, send_error
+from gateway.exchange import Exchange
 from gateway.http_upstream import StreamCut
 from gateway.ratelimit import LimitStoreUnavailable
 from gateway.request_body import (
     email_of,
     guarded_receive,
     read_body,
-    replay,
     too_large_message,
 )
 from gateway.routing import LOGIN_PATH, REGISTER_PATH, TELEMETRY_PREFIX, Route, is_public
 from gateway.upstreams import ClientGone, Upstream, UpstreamError
 from shared import json_body
+from shared.errors import send_error
+from shared.request_guard import replay
 from shared.tokens import AccessTokenVerifier, InvalidToken
 
 log = logging.getLogger("gateway.proxy")

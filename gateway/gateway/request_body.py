@@ -1,5 +1,6 @@
-"""The request body as the gateway's edge reads it: whole (login), replayed to the service,
-or guarded on its way there by a deadline and a size limit."""
+"""The request body as the gateway's edge reads it: whole (login), then replayed to the
+service (``shared.request_guard.replay``), or guarded on its way there by a deadline and a
+size limit."""
 
 from __future__ import annotations
 
@@ -31,20 +32,6 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that gives ``body`` (already read) first, then the client's."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
 
 
 _DISCONNECT: Message = {"type": "http.disconnect"}

@@ -9,6 +9,8 @@ from gateway.upstream_pool import PoolLimits
 from shared.catalog import NAMES
 from shared.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 
+_POOL, _HOP = PoolLimits(), HopTimeouts()
+
 # The platform's services (shared.catalog): one UPSTREAM_<NAME> field each, below.
 SERVICES = NAMES
 
@@ -38,23 +40,24 @@ class GatewaySettings(BaseSettings):
 
     max_body_bytes: int = 1024 * 1024
     max_body_bytes_telemetry: int = 8 * 1024 * 1024
-    # The upstream hop (README, "The gateway's hop"): each deadline is its own setting.
-    upstream_timeout_seconds: float = 30.0  # for the response head: 504
-    upstream_connect_timeout_seconds: float = 5.0  # 504
-    upstream_stream_idle_timeout_seconds: float = 30.0  # silence mid-response: the stream is cut
+    # The upstream hop (README, "The upstream hop"): each deadline is its own setting. The
+    # defaults are the pool's and the hop's own (gateway.upstream_pool, gateway.http_upstream).
+    upstream_timeout_seconds: float = _HOP.response_head  # for the response head: 504
+    upstream_connect_timeout_seconds: float = _POOL.connect_timeout  # 504
+    upstream_stream_idle_timeout_seconds: float = _HOP.stream_idle  # silence mid-response: cut
     request_body_timeout_seconds: float = 60.0  # for the client's whole body: 408
     # Per upstream base URL: past max connections a request waits up to the pool timeout,
     # then 503 with Retry-After.
-    upstream_max_connections: int = 256
-    upstream_pool_timeout_seconds: float = 5.0
-    upstream_max_idle_connections: int = 64
+    upstream_max_connections: int = _POOL.max_connections
+    upstream_pool_timeout_seconds: float = _POOL.pool_timeout
+    upstream_max_idle_connections: int = _POOL.max_idle
     # Below uvicorn's 5 s keep-alive: the gateway retires an idle connection before the
     # service closes it under a request.
-    upstream_idle_timeout_seconds: float = 4.0
+    upstream_idle_timeout_seconds: float = _POOL.idle_timeout
     # Recycling and re-resolving let a replica added later take its share within seconds.
-    upstream_connection_max_age_seconds: float = 10.0
-    upstream_connection_max_requests: int = 1000
-    upstream_resolve_interval_seconds: float = 5.0
+    upstream_connection_max_age_seconds: float = _POOL.max_age
+    upstream_connection_max_requests: int = _POOL.max_requests
+    upstream_resolve_interval_seconds: float = _POOL.resolve_interval
     # What a 503 for a service that is down or not deployed tells clients to wait: about
     # the time `make up` (or an orchestrator) takes to bring a crashed process back.
     upstream_unavailable_retry_after_seconds: int = 2

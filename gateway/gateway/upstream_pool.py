@@ -48,7 +48,7 @@ class PoolLimits:
     pool_timeout: float = 5.0
     connect_timeout: float = 5.0
     idle_timeout: float = 4.0
-    max_age: float = 30.0
+    max_age: float = 10.0
     max_requests: int = 1000
     resolve_interval: float = 5.0
 
@@ -112,8 +112,8 @@ class ConnectionPool:
 
     def release(self, conn: Connection) -> None:
         """Give back ``conn`` after a complete response: reused if it may carry another."""
-        if not (conn.complete and conn.keep_alive
-                and self._usable(conn, asyncio.get_running_loop().time())):
+        now = asyncio.get_running_loop().time()
+        if not (conn.complete and conn.keep_alive and self._usable(conn, now)):
             self._retire(conn)
             return
         conn.reused = True
@@ -122,7 +122,7 @@ class ConnectionPool:
         if len(self._idle) >= self.limits.max_idle:
             self._retire(conn)
             return
-        conn.idle_since = asyncio.get_running_loop().time()
+        conn.idle_since = now
         self._idle.append(conn)
 
     def discard(self, conn: Connection) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy.exc
@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from shared import json_body
 
@@ -81,6 +82,17 @@ class FieldErrors(ApiError):
 def error_body(message: str) -> bytes:
     """The encoded ``{"error": message}`` body, for pure ASGI code (the gateway)."""
     return json.dumps({"error": message}).encode()
+
+
+async def send_error(send: Send, status: int, message: str,
+                     headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    """Answer a raw ASGI request with the contract's ``{"error": message}`` body (for the
+    layers that run before any route: the gateway, the request guard)."""
+    body = error_body(message)
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        *headers]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def error_response(status_code: int, message: str,

@@ -12,6 +12,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
@@ -20,7 +21,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.db import Database
+if TYPE_CHECKING:  # the pool collector only names the type; tracing imports this module
+    from shared.db import Database
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -30,7 +32,9 @@ LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency",
                     ["service", "method", "route"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
 
-_UNTRACKED = {"/healthz", "/readyz", "/metrics"}
+OPERATIONAL_PATHS = frozenset({"/healthz", "/healthz/", "/readyz", "/readyz/", "/metrics",
+                               "/metrics/"})
+"""What probes and scrapers call: neither counted in the request metrics nor traced."""
 
 _POOL_GAUGES = {
     "in_use": ("db_pool_connections_in_use", "Pooled database connections checked out now"),
@@ -145,7 +149,7 @@ class MetricsMiddleware:
         return str(getattr(route, "path", "unmatched"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in _UNTRACKED:
+        if scope["type"] != "http" or scope["path"] in OPERATIONAL_PATHS:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

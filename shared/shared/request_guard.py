@@ -25,7 +25,7 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import json_body
-from shared.errors import error_body
+from shared.errors import send_error
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 # C0, DEL and C1 (U+0080..U+009F, two bytes in UTF-8), percent-encoded.
@@ -52,34 +52,27 @@ class RequestGuardMiddleware:
             await self.app(scope, receive, send)
             return
         if not scope["path"].isprintable():
-            await _refuse(send, 404, NOT_FOUND)
+            await send_error(send, 404, NOT_FOUND)
             return
         query = scope.get("query_string", b"")
         if b"%" in query and _ENCODED_CONTROL.search(query):
-            await _refuse(send, 400, BAD_QUERY)
+            await send_error(send, 400, BAD_QUERY)
             return
         if scope["method"] in _BODY_METHODS:
             headers = dict(scope["headers"])
             if headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers:
                 if not _is_json(headers.get(b"content-type", b"").decode("latin-1")):
-                    await _refuse(send, 415, NOT_JSON)
+                    await send_error(send, 415, NOT_JSON)
                     return
                 body = await _read_body(receive)
                 if body is None:  # the client went away
                     return
                 found = json_body.problem(body)
                 if found is not None:
-                    await _refuse(send, 400, found)
+                    await send_error(send, 400, found)
                     return
-                receive = _replay(body, receive)
+                receive = replay(body, receive)
         await self.app(scope, receive, send)
-
-
-async def _refuse(send: Send, status: int, message: str) -> None:
-    body = error_body(message)
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -93,8 +86,8 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """``receive`` for the app: the whole body once, then whatever the client sends next
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` (already read whole) once, then the client's own
     (a disconnect)."""
     sent = False
 

@@ -39,6 +39,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.observability import OPERATIONAL_PATHS
+
 if TYPE_CHECKING:
     from shared.events.envelope import Event
 
@@ -48,8 +50,6 @@ __all__ = ["TraceMiddleware", "configure", "enabled", "forward_trace", "message_
 _PROPAGATOR = TraceContextTextMapPropagator()
 _TRACE_HEADERS = (b"traceparent", b"tracestate")
 # Probes and scrapes: a span each every few seconds per pod would bury the requests.
-UNTRACED_PATHS = frozenset({"/healthz", "/healthz/", "/readyz", "/readyz/", "/metrics",
-                            "/metrics/"})
 _processor: SpanProcessor | None = None
 _providers: dict[str, TracerProvider] = {}
 
@@ -116,7 +116,7 @@ class TraceMiddleware:
     """A server span per HTTP request, the child of the request's ``traceparent``.
 
     ``route_of`` names the span ``"<METHOD> <route>"`` once the request was answered.
-    Health, readiness and metrics requests (``UNTRACED_PATHS``) get no span.
+    Health, readiness and metrics requests (``OPERATIONAL_PATHS``) get no span.
     With ``forward`` the request's trace headers are replaced by this span's before
     ``app`` sees them: the gateway forwards the headers to the service.
     """
@@ -130,7 +130,7 @@ class TraceMiddleware:
         self.forward = forward
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in UNTRACED_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPERATIONAL_PATHS:
             await self.app(scope, receive, send)
             return
         carrier = {name.decode(): value.decode("latin-1") for name, value in scope["headers"]
